@@ -1,0 +1,37 @@
+#include "core/err.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+int32_t phi_err_set(phi_err *err, int32_t code, const char *fmt, ...)
+{
+    if (err) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(err->msg, sizeof err->msg, fmt, ap);
+        va_end(ap);
+        err->code = code;
+    }
+    return code;
+}
+
+void phi_err_prefix(phi_err *err, const char *fmt, ...)
+{
+    if (!err)
+        return;
+    char prefix[PHI_ERRMSG_MAX];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(prefix, sizeof prefix, fmt, ap);
+    va_end(ap);
+    char joined[PHI_ERRMSG_MAX];
+    snprintf(joined, sizeof joined, "%s: %s", prefix, err->msg);
+    memcpy(err->msg, joined, sizeof joined);
+}
+
+void phi_err_clear(phi_err *err)
+{
+    err->code = 0;
+    err->msg[0] = '\0';
+}

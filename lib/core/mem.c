@@ -1,0 +1,67 @@
+#include "core/mem.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static void *default_alloc(void *user, size_t size, size_t align)
+{
+    (void)user;
+    size_t rounded;
+    if (phi_add_overflows(size, align - 1, &rounded))
+        return NULL;
+    rounded &= ~(align - 1);
+    return aligned_alloc(align, rounded ? rounded : align);
+}
+
+static void default_free(void *user, void *ptr)
+{
+    (void)user;
+    free(ptr);
+}
+
+void phi_mem_init_default(phi_mem *mem)
+{
+    mem->user = NULL;
+    mem->alloc = default_alloc;
+    mem->free = default_free;
+}
+
+void *phi_alloc(const phi_mem *mem, size_t size)
+{
+    return mem->alloc(mem->user, size ? size : 1, PHI_ALIGN);
+}
+
+void *phi_alloc_zero(const phi_mem *mem, size_t size)
+{
+    void *p = phi_alloc(mem, size);
+    if (p)
+        memset(p, 0, size);
+    return p;
+}
+
+void *phi_alloc_array(const phi_mem *mem, size_t n, size_t size)
+{
+    size_t total;
+    if (phi_mul_overflows(n, size, &total))
+        return NULL;
+    return phi_alloc(mem, total);
+}
+
+void phi_free(const phi_mem *mem, void *ptr)
+{
+    if (ptr)
+        mem->free(mem->user, ptr);
+}
+
+char *phi_strndup(const phi_mem *mem, const char *s, size_t len)
+{
+    size_t total;
+    if (phi_add_overflows(len, 1, &total))
+        return NULL;
+    char *p = phi_alloc(mem, total);
+    if (p) {
+        memcpy(p, s, len);
+        p[len] = '\0';
+    }
+    return p;
+}

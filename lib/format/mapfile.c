@@ -1,0 +1,87 @@
+#define _POSIX_C_SOURCE 200809L
+#include "format/mapfile.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "phi4.h"
+
+static int read_all(int fd, unsigned char *dst, size_t size)
+{
+    size_t done = 0;
+    while (done < size) {
+        ssize_t n = read(fd, dst + done, size - done);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return n == 0 ? EIO : errno;
+        done += (size_t)n;
+    }
+    return 0;
+}
+
+int phi_mapped_file_open(const phi_mem *mem, const char *path, bool use_mmap,
+                         phi_mapped_file *out, phi_err *err)
+{
+    memset(out, 0, sizeof *out);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return phi_err_set(err, PHI_E_IO, "cannot open '%s': %s", path, strerror(errno));
+    struct stat st;
+    if (fstat(fd, &st) != 0) {
+        int e = errno;
+        close(fd);
+        return phi_err_set(err, PHI_E_IO, "cannot stat '%s': %s", path, strerror(e));
+    }
+    if (!S_ISREG(st.st_mode)) {
+        close(fd);
+        return phi_err_set(err, PHI_E_IO, "'%s' is not a regular file", path);
+    }
+    size_t size = (size_t)st.st_size;
+    if (size == 0) {
+        close(fd);
+        return phi_err_set(err, PHI_E_FORMAT, "'%s' is empty", path);
+    }
+    if (use_mmap) {
+        void *p = mmap(NULL, size, PROT_READ, MAP_PRIVATE, fd, 0);
+        int e = errno;
+        close(fd);
+        if (p == MAP_FAILED)
+            return phi_err_set(err, PHI_E_IO, "cannot map '%s': %s", path, strerror(e));
+        out->data = p;
+        out->size = size;
+        out->mapped = true;
+        return PHI_OK;
+    }
+    unsigned char *buf = phi_alloc(mem, size);
+    if (!buf) {
+        close(fd);
+        return phi_err_set(err, PHI_E_NOMEM, "cannot allocate %zu bytes to read '%s'", size, path);
+    }
+    int e = read_all(fd, buf, size);
+    close(fd);
+    if (e) {
+        phi_free(mem, buf);
+        return phi_err_set(err, PHI_E_IO, "cannot read '%s': %s", path, strerror(e));
+    }
+    out->data = buf;
+    out->size = size;
+    out->mapped = false;
+    return PHI_OK;
+}
+
+void phi_mapped_file_close(const phi_mem *mem, phi_mapped_file *f)
+{
+    if (!f->data)
+        return;
+    if (f->mapped)
+        munmap((void *)f->data, f->size);
+    else
+        phi_free(mem, (void *)f->data);
+    f->data = NULL;
+    f->size = 0;
+}

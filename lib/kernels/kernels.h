@@ -1,0 +1,65 @@
+/* The kernel table: the inner loops every architecture needs, one table per
+ * instruction set. A table starts as the scalar reference and each ISA file
+ * overwrites the entries it implements, so every SIMD kernel has its scalar
+ * twin in the same slot of the scalar table (tests compare the two).
+ *
+ * Matrix products pair a weight type with an activation type (phi_act_dtype):
+ * the activations are converted once per matmul (quantize_act) and every
+ * weight row is then dotted with them (vec_dot, or gemm for tiles). */
+#ifndef PHI_KERNELS_H
+#define PHI_KERNELS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/dtype.h"
+#include "core/err.h"
+
+typedef void (*phi_quantize_fn)(const float *x, void *out, int64_t n);
+typedef float (*phi_vec_dot_fn)(int64_t n, const void *w_row, const void *a_row);
+/* y[c * y_stride + r] = dot(w row r, activation row c) for r < n_rows,
+ * c < n_cols; rows and columns are strided in bytes (w, a) or floats (y). */
+typedef void (*phi_gemm_fn)(int64_t n, const void *w, size_t w_stride, int n_rows,
+                            const void *a, size_t a_stride, int n_cols, float *y,
+                            size_t y_stride);
+typedef void (*phi_dequant_fn)(const void *src, float *dst, int64_t n);
+
+typedef struct phi_kernels {
+    const char *name;   /* "scalar", "avx2", "avx512", "neon", "neon-dotprod" */
+    int32_t level;      /* PHI_KERNEL_* */
+
+    /* Indexed by the activation type (F32, Q8_0, Q8_1, Q8_K). */
+    phi_quantize_fn quantize_act[PHI_DT_COUNT];
+    /* Indexed by the weight type. NULL: the type is not supported. */
+    phi_vec_dot_fn vec_dot[PHI_DT_COUNT];
+    phi_gemm_fn gemm[PHI_DT_COUNT];       /* NULL: loop over vec_dot */
+    phi_dequant_fn dequant[PHI_DT_COUNT]; /* rows to float (embeddings, tests) */
+
+    /* Float vector helpers (attention, norms). */
+    float (*dot_f32)(int64_t n, const float *a, const float *b);
+    void (*axpy_f32)(int64_t n, float alpha, const float *x, float *y); /* y += alpha*x */
+    void (*scale_f32)(int64_t n, float alpha, float *x);                 /* x *= alpha */
+} phi_kernels;
+
+/* Activation type that weights of type w are dotted with; -1 if none. */
+int phi_act_dtype(uint32_t w);
+
+/* The table for a level (PHI_KERNEL_AUTO picks the best the CPU has, after
+ * the PHI4_KERNEL environment variable). PHI_E_UNSUPPORTED when the level is
+ * not compiled in or the CPU lacks it. Tables are static and immutable after
+ * the first call; the call is thread-safe. */
+int phi_kernels_get(int32_t level, const phi_kernels **out, phi_err *err);
+
+/* Table builders, one per instruction-set file. */
+void phi_kernels_init_scalar(phi_kernels *k);
+#ifdef PHI_HAVE_AVX2
+void phi_kernels_init_avx2(phi_kernels *k);
+#endif
+#ifdef PHI_HAVE_AVX512
+void phi_kernels_init_avx512(phi_kernels *k);
+#endif
+#ifdef PHI_HAVE_NEON
+void phi_kernels_init_neon(phi_kernels *k);
+#endif
+
+#endif
