@@ -279,11 +279,12 @@ PHI_API const float *phi_logits(phi_ctx *ctx);
  * have run with PHI_OPT_LOGITS_ALL = 1. NULL (with the error set) otherwise. */
 PHI_API const float *phi_logits_at(phi_ctx *ctx, size_t i);
 
-/* Pick the next token from phi_logits() with the sampling options and record
- * it in the penalty history. Does not evaluate it. */
+/* Pick the next token from phi_logits() with the sampling options, in this
+ * order: repetition penalties (over the last PHI_OPT_REPEAT_LAST_N tokens of
+ * the sequence), temperature, top-k, top-p, min-p, then a draw from the
+ * context's generator (seeded by PHI_OPT_SEED; setting the seed restarts
+ * it). Temperature <= 0 takes the most likely token. Does not evaluate it. */
 PHI_API int32_t phi_sample(phi_ctx *ctx, phi_token *out);
-/* Record a token chosen by the caller in the penalty history. */
-PHI_API int32_t phi_accept(phi_ctx *ctx, phi_token token);
 
 /* Whether a token ends generation (end of text or end of turn): 1 or 0. */
 PHI_API int phi_token_is_eog(const phi_ctx *ctx, phi_token token);

@@ -25,9 +25,10 @@ void phi_err_prefix(phi_err *err, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(prefix, sizeof prefix, fmt, ap);
     va_end(ap);
-    char joined[PHI_ERRMSG_MAX];
+    /* Room for both halves; the result is cut back to the message size. */
+    char joined[2 * PHI_ERRMSG_MAX + 2];
     snprintf(joined, sizeof joined, "%s: %s", prefix, err->msg);
-    memcpy(err->msg, joined, sizeof joined);
+    snprintf(err->msg, sizeof err->msg, "%s", joined);
 }
 
 void phi_err_clear(phi_err *err)

@@ -13,6 +13,7 @@
 #include "format/source.h"
 
 struct phi_arch;
+struct phi_kernels;
 
 /* Facts every architecture reports (phi_info_int). */
 typedef struct phi_hparams {
@@ -53,8 +54,8 @@ typedef struct phi_model {
 
 /* Open a model file (format sniffed), pick its architecture, validate and
  * bind. The model starts with one reference. */
-int phi_model_load(const phi_mem *mem, const char *path, bool use_mmap, phi_model **out,
-                   phi_err *err);
+int phi_model_load(const phi_mem *mem, const char *path, bool use_mmap,
+                   const struct phi_kernels *k, phi_model **out, phi_err *err);
 void phi_model_retain(phi_model *m);
 void phi_model_release(phi_model *m);
 bool phi_model_is_eog(const phi_model *m, int32_t token);

@@ -1,0 +1,181 @@
+/* The scalar reference kernels: plain C, no intrinsics. Every other kernel
+ * table starts as a copy of this one, and the tests hold SIMD kernels to
+ * these results. Block layouts: ../shared/docs/gguf-and-quants.md §3. */
+#include <math.h>
+#include <string.h>
+
+#include "kernels/fp16.h"
+#include "kernels/kernels.h"
+#include "kernels/quant_blocks.h"
+
+/* ---- activation converters ------------------------------------------- */
+
+static void quantize_f32(const float *x, void *out, int64_t n)
+{
+    memcpy(out, x, (size_t)n * sizeof(float));
+}
+
+/* Q8_0 with the reference rounding (ties away from zero) and the unrounded
+ * scale, as llama.cpp's quantize_row_q8_0_ref does. */
+static void quantize_q8_0(const float *x, void *out, int64_t n)
+{
+    phi_block_q8_0 *b = out;
+    for (int64_t i = 0; i < n / PHI_QK8_0; i++, x += PHI_QK8_0) {
+        float amax = 0.0f;
+        for (int j = 0; j < PHI_QK8_0; j++)
+            amax = fmaxf(amax, fabsf(x[j]));
+        float d = amax / 127.0f;
+        float id = d != 0.0f ? 1.0f / d : 0.0f;
+        b[i].d = phi_f32_to_fp16(d);
+        for (int j = 0; j < PHI_QK8_0; j++)
+            b[i].qs[j] = (int8_t)roundf(x[j] * id);
+    }
+}
+
+/* ---- dot products ---------------------------------------------------- */
+
+static float dot_f32(int64_t n, const float *a, const float *b)
+{
+    float sum = 0.0f;
+    for (int64_t i = 0; i < n; i++)
+        sum += a[i] * b[i];
+    return sum;
+}
+
+static float vec_dot_f32(int64_t n, const void *w, const void *a)
+{
+    return dot_f32(n, w, a);
+}
+
+static float vec_dot_f16(int64_t n, const void *w, const void *a)
+{
+    const uint16_t *wh = w;
+    const float *af = a;
+    float sum = 0.0f;
+    for (int64_t i = 0; i < n; i++)
+        sum += phi_fp16_to_f32(wh[i]) * af[i];
+    return sum;
+}
+
+static float vec_dot_bf16(int64_t n, const void *w, const void *a)
+{
+    const uint16_t *wh = w;
+    const float *af = a;
+    float sum = 0.0f;
+    for (int64_t i = 0; i < n; i++)
+        sum += phi_bf16_to_f32(wh[i]) * af[i];
+    return sum;
+}
+
+static float vec_dot_q8_0(int64_t n, const void *w, const void *a)
+{
+    const phi_block_q8_0 *x = w, *y = a;
+    float sum = 0.0f;
+    for (int64_t i = 0; i < n / PHI_QK8_0; i++) {
+        int32_t isum = 0;
+        for (int j = 0; j < PHI_QK8_0; j++)
+            isum += x[i].qs[j] * y[i].qs[j];
+        sum += phi_fp16_to_f32(x[i].d) * phi_fp16_to_f32(y[i].d) * (float)isum;
+    }
+    return sum;
+}
+
+static float vec_dot_q4_0(int64_t n, const void *w, const void *a)
+{
+    const phi_block_q4_0 *x = w;
+    const phi_block_q8_0 *y = a;
+    float sum = 0.0f;
+    for (int64_t i = 0; i < n / PHI_QK4_0; i++) {
+        int32_t isum = 0;
+        for (int j = 0; j < PHI_QK4_0 / 2; j++) {
+            int lo = (x[i].qs[j] & 0x0f) - 8;
+            int hi = (x[i].qs[j] >> 4) - 8;
+            isum += lo * y[i].qs[j] + hi * y[i].qs[j + PHI_QK4_0 / 2];
+        }
+        sum += phi_fp16_to_f32(x[i].d) * phi_fp16_to_f32(y[i].d) * (float)isum;
+    }
+    return sum;
+}
+
+/* ---- rows to float --------------------------------------------------- */
+
+static void dequant_f32(const void *src, float *dst, int64_t n)
+{
+    memcpy(dst, src, (size_t)n * sizeof(float));
+}
+
+static void dequant_f16(const void *src, float *dst, int64_t n)
+{
+    const uint16_t *h = src;
+    for (int64_t i = 0; i < n; i++)
+        dst[i] = phi_fp16_to_f32(h[i]);
+}
+
+static void dequant_bf16(const void *src, float *dst, int64_t n)
+{
+    const uint16_t *h = src;
+    for (int64_t i = 0; i < n; i++)
+        dst[i] = phi_bf16_to_f32(h[i]);
+}
+
+static void dequant_q8_0(const void *src, float *dst, int64_t n)
+{
+    const phi_block_q8_0 *b = src;
+    for (int64_t i = 0; i < n / PHI_QK8_0; i++) {
+        float d = phi_fp16_to_f32(b[i].d);
+        for (int j = 0; j < PHI_QK8_0; j++)
+            *dst++ = d * b[i].qs[j];
+    }
+}
+
+static void dequant_q4_0(const void *src, float *dst, int64_t n)
+{
+    const phi_block_q4_0 *b = src;
+    for (int64_t i = 0; i < n / PHI_QK4_0; i++, dst += PHI_QK4_0) {
+        float d = phi_fp16_to_f32(b[i].d);
+        for (int j = 0; j < PHI_QK4_0 / 2; j++) {
+            dst[j] = d * ((b[i].qs[j] & 0x0f) - 8);
+            dst[j + PHI_QK4_0 / 2] = d * ((b[i].qs[j] >> 4) - 8);
+        }
+    }
+}
+
+/* ---- float vector helpers -------------------------------------------- */
+
+static void axpy_f32(int64_t n, float alpha, const float *x, float *y)
+{
+    for (int64_t i = 0; i < n; i++)
+        y[i] += alpha * x[i];
+}
+
+static void scale_f32(int64_t n, float alpha, float *x)
+{
+    for (int64_t i = 0; i < n; i++)
+        x[i] *= alpha;
+}
+
+void phi_kernels_init_scalar(phi_kernels *k)
+{
+    memset(k, 0, sizeof *k);
+    k->name = "scalar";
+    k->level = 1; /* PHI_KERNEL_SCALAR */
+
+    k->quantize_act[PHI_DT_F32] = quantize_f32;
+    k->quantize_act[PHI_DT_Q8_0] = quantize_q8_0;
+
+    k->vec_dot[PHI_DT_F32] = vec_dot_f32;
+    k->vec_dot[PHI_DT_F16] = vec_dot_f16;
+    k->vec_dot[PHI_DT_BF16] = vec_dot_bf16;
+    k->vec_dot[PHI_DT_Q8_0] = vec_dot_q8_0;
+    k->vec_dot[PHI_DT_Q4_0] = vec_dot_q4_0;
+
+    k->dequant[PHI_DT_F32] = dequant_f32;
+    k->dequant[PHI_DT_F16] = dequant_f16;
+    k->dequant[PHI_DT_BF16] = dequant_bf16;
+    k->dequant[PHI_DT_Q8_0] = dequant_q8_0;
+    k->dequant[PHI_DT_Q4_0] = dequant_q4_0;
+
+    k->dot_f32 = dot_f32;
+    k->axpy_f32 = axpy_f32;
+    k->scale_f32 = scale_f32;
+}

@@ -1,0 +1,166 @@
+/* Loading a model: open the file in the format it is in, find its
+ * architecture, let the architecture bind the weights, read the vocabulary's
+ * facts. */
+#include "model/model.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "arch/arch.h"
+#include "format/gguf.h"
+#include "phi4.h"
+
+static int open_source(const phi_mem *mem, const char *path, bool use_mmap, phi_source **out,
+                       phi_err *err)
+{
+    phi_mapped_file file;
+    int rc = phi_mapped_file_open(mem, path, use_mmap, &file, err);
+    if (rc)
+        return rc;
+    if (phi_gguf_sniff(file.data, file.size))
+        return phi_gguf_parse(mem, &file, out, err);
+    phi_mapped_file_close(mem, &file);
+    return phi_err_set(err, PHI_E_FORMAT, "'%s' is not a GGUF file (bad magic)", path);
+}
+
+static int32_t special_id(const phi_source *src, const char *key, int64_t n_tokens, phi_err *err)
+{
+    int64_t id;
+    if (!phi_meta_int(src, key, &id, err))
+        return -1;
+    if (id < 0 || id >= n_tokens) {
+        phi_err_set(err, PHI_E_FORMAT, "'%s' = %lld is not a token id (vocabulary has %lld)", key,
+                    (long long)id, (long long)n_tokens);
+        return -1;
+    }
+    return (int32_t)id;
+}
+
+static void add_eog(phi_vocab *v, int32_t id)
+{
+    if (id < 0 || v->n_eog == PHI_MAX_EOG)
+        return;
+    for (int i = 0; i < v->n_eog; i++)
+        if (v->eog[i] == id)
+            return;
+    v->eog[v->n_eog++] = id;
+}
+
+/* End-of-turn tokens the Phi chat formats use, found by their text. */
+static const char *const eot_texts[] = {"<|im_end|>", "<|end|>", "<|endoftext|>"};
+
+static int read_vocab(phi_model *m, phi_err *err)
+{
+    const phi_source *src = m->src;
+    phi_vocab *v = &m->vocab;
+    const phi_meta *tokens;
+    v->bos = v->eos = v->eot = v->pad = -1;
+    if (!phi_meta_array(src, "tokenizer.ggml.tokens", &tokens, err))
+        return err->code ? err->code
+                         : phi_err_set(err, PHI_E_FORMAT,
+                                       "missing required metadata 'tokenizer.ggml.tokens'");
+    if (tokens->elem_type != PHI_META_STRING)
+        return phi_err_set(err, PHI_E_FORMAT, "'tokenizer.ggml.tokens' must hold strings");
+    if ((int64_t)tokens->count > m->hp.n_vocab)
+        return phi_err_set(err, PHI_E_FORMAT,
+                           "the vocabulary has %llu tokens but the embedding only %lld rows",
+                           (unsigned long long)tokens->count, (long long)m->hp.n_vocab);
+    v->n_tokens = (int64_t)tokens->count;
+    v->tokens = tokens->strs;
+    const phi_meta *types;
+    if (phi_meta_array(src, "tokenizer.ggml.token_type", &types, err)) {
+        if (types->count != tokens->count || types->elem_type == PHI_META_STRING ||
+            types->elem_type == PHI_META_F32 || types->elem_type == PHI_META_F64)
+            return phi_err_set(err, PHI_E_FORMAT,
+                               "'tokenizer.ggml.token_type' must hold one integer per token");
+        v->types = types;
+    } else if (err->code)
+        return err->code;
+
+    v->bos = special_id(src, "tokenizer.ggml.bos_token_id", v->n_tokens, err);
+    v->eos = special_id(src, "tokenizer.ggml.eos_token_id", v->n_tokens, err);
+    v->eot = special_id(src, "tokenizer.ggml.eot_token_id", v->n_tokens, err);
+    v->pad = special_id(src, "tokenizer.ggml.padding_token_id", v->n_tokens, err);
+    if (err->code)
+        return err->code;
+    add_eog(v, v->eos);
+    add_eog(v, v->eot);
+    for (int64_t i = 0; i < v->n_tokens; i++)
+        for (size_t e = 0; e < sizeof eot_texts / sizeof eot_texts[0]; e++)
+            if (phi_str_eq(v->tokens[i], eot_texts[e])) {
+                add_eog(v, (int32_t)i);
+                if (v->eot < 0 && e < 2)
+                    v->eot = (int32_t)i;
+            }
+    return PHI_OK;
+}
+
+int phi_model_load(const phi_mem *mem, const char *path, bool use_mmap, const phi_kernels *k,
+                   phi_model **out, phi_err *err)
+{
+    *out = NULL;
+    phi_model *m = phi_alloc_zero(mem, sizeof *m);
+    if (!m)
+        return phi_err_set(err, PHI_E_NOMEM, "out of memory");
+    m->mem = *mem;
+    atomic_init(&m->refs, 1);
+    int rc = open_source(mem, path, use_mmap, &m->src, err);
+    if (rc)
+        goto fail;
+
+    phi_str arch_name;
+    if (!phi_meta_str(m->src, "general.architecture", &arch_name, err)) {
+        rc = err->code ? err->code
+                       : phi_err_set(err, PHI_E_FORMAT,
+                                     "missing required metadata 'general.architecture'");
+        goto fail;
+    }
+    m->arch = phi_arch_find(arch_name);
+    if (!m->arch) {
+        rc = phi_err_set(err, PHI_E_UNSUPPORTED, "architecture '%.*s' is not supported",
+                         (int)(arch_name.len > 64 ? 64 : arch_name.len), arch_name.ptr);
+        goto fail;
+    }
+    phi_str name;
+    if (phi_meta_str(m->src, "general.name", &name, err)) {
+        size_t n = name.len < sizeof m->name - 1 ? (size_t)name.len : sizeof m->name - 1;
+        memcpy(m->name, name.ptr, n);
+    }
+    phi_err_clear(err);
+    if ((rc = m->arch->load(m, k, err)) != PHI_OK)
+        goto fail;
+    if ((rc = read_vocab(m, err)) != PHI_OK)
+        goto fail;
+    for (size_t i = 0; i < m->src->n_tensors; i++)
+        m->weight_bytes += m->src->tensors[i].nbytes;
+    *out = m;
+    return PHI_OK;
+
+fail:
+    phi_model_release(m);
+    return rc;
+}
+
+void phi_model_retain(phi_model *m)
+{
+    atomic_fetch_add_explicit(&m->refs, 1, memory_order_relaxed);
+}
+
+void phi_model_release(phi_model *m)
+{
+    if (!m || atomic_fetch_sub_explicit(&m->refs, 1, memory_order_acq_rel) != 1)
+        return;
+    if (m->arch && m->arch->unload)
+        m->arch->unload(m);
+    phi_source_free(m->src);
+    phi_mem mem = m->mem;
+    phi_free(&mem, m);
+}
+
+bool phi_model_is_eog(const phi_model *m, int32_t token)
+{
+    for (int i = 0; i < m->vocab.n_eog; i++)
+        if (m->vocab.eog[i] == token)
+            return true;
+    return false;
+}
