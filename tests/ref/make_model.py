@@ -29,13 +29,13 @@ CONFIGS = {
         n_vocab=352, n_embd=128, n_ff=96, n_layer=2, n_head=4, n_head_kv=1, head_dim=32,
         n_rot=32, freq_base=250000.0, context_length=512, orig_ctx=512, write_orig_ctx=True,
         tied=False, longrope=False, sliding_window=0, alignment=None,
-        tokenizer="phi4", n_merges=80),
+        tokenizer="phi4", n_merges=80, qk_gain=1.0),
     # Phi-4-mini in miniature: partial rotary 0.75, LongRoPE (orig 32, ctx 1024), tied, GQA 3:1
     "mini-like": dict(
         n_vocab=384, n_embd=192, n_ff=128, n_layer=2, n_head=6, n_head_kv=2, head_dim=32,
         n_rot=24, freq_base=10000.0, context_length=1024, orig_ctx=32, write_orig_ctx=True,
         tied=True, longrope=True, sliding_window=262144, alignment=None,
-        tokenizer="mini", n_merges=100),
+        tokenizer="mini", n_merges=100, qk_gain=0.7),
     # awkward sizes: nothing is a multiple of 32, so only f32/f16/bf16 apply.  Also leaves
     # out the optional keys (original_context_length, sliding_window) and uses a
     # non-default alignment so the reader's defaults and alignment handling get exercised.
@@ -43,7 +43,7 @@ CONFIGS = {
         n_vocab=301, n_embd=20, n_ff=50, n_layer=1, n_head=1, n_head_kv=1, head_dim=20,
         n_rot=12, freq_base=10000.0, context_length=128, orig_ctx=128, write_orig_ctx=False,
         tied=False, longrope=False, sliding_window=None, alignment=64,
-        tokenizer="phi4", n_merges=37),
+        tokenizer="phi4", n_merges=37, qk_gain=1.0),
 }
 
 TYPES = ["f32", "f16", "bf16", "q8_0", "q4_0"]
@@ -61,7 +61,8 @@ def hparams_of(name, ttype):
                 n_ff=c["n_ff"], n_layer=c["n_layer"], n_head=c["n_head"],
                 n_head_kv=c["n_head_kv"], head_dim=c["head_dim"], n_rot=c["n_rot"],
                 freq_base=c["freq_base"], eps=EPS, context_length=ctx, orig_ctx=orig,
-                attn_factor=attn_factor, tied=c["tied"], longrope=c["longrope"])
+                attn_factor=attn_factor, tied=c["tied"], longrope=c["longrope"],
+                qk_gain=c["qk_gain"])
 
 
 def check_type(name, ttype):
@@ -205,8 +206,11 @@ def random_weights(hp, rng):
     for l in range(hp["n_layer"]):
         p = f"blk.{l}."
         w[p + "attn_norm.weight"] = gain(E)
-        # a larger Q/K gain makes attention non-uniform, so position (RoPE) matters
-        qkv = np.concatenate([mat(n_q, E, 2.0), mat(n_kv, E, 2.0), mat(n_kv, E)])
+        # qk_gain sets how peaked attention is: peaked enough that positions (RoPE)
+        # matter, not so peaked that Q8_0 activation noise on the C side gets amplified
+        # (mini-like uses less because attn_factor^2 = 2 already doubles its scores)
+        g = hp["qk_gain"]
+        qkv = np.concatenate([mat(n_q, E, g), mat(n_kv, E, g), mat(n_kv, E)])
         w[p + "attn_qkv.weight"] = qkv
         w[p + "attn_output.weight"] = mat(E, n_q)
         w[p + "ffn_norm.weight"] = gain(E)
