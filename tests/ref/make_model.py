@@ -220,9 +220,12 @@ def random_weights(hp, rng):
     if not hp["tied"]:
         w["output.weight"] = mat(V, E, 2.0)
     if hp["longrope"]:
-        # deliberately different and far from 1.0 so a short/long mix-up is visible
-        w["rope_factors_short.weight"] = rng.uniform(1.0, 2.0, hp["n_rot"] // 2)
-        w["rope_factors_long.weight"] = rng.uniform(2.0, 40.0, hp["n_rot"] // 2)
+        # deliberately different and not 1.0 so a short/long mix-up is visible.  Long
+        # factors grow with the pair index like the real ones (1 ... 48), so the
+        # high-frequency pairs still turn fast and position errors stay visible.
+        n = hp["n_rot"] // 2
+        w["rope_factors_short.weight"] = rng.uniform(1.0, 2.0, n)
+        w["rope_factors_long.weight"] = np.sort(np.exp(rng.uniform(np.log(1.5), np.log(40.0), n)))
     return w
 
 
