@@ -225,7 +225,13 @@ def run(args):
         raise ValueError(f"plan needs {need} tokens, --seq-len is {seq_len}")
     tol = TOL[args.type] * args.tol_scale
 
-    workdir = args.workdir or tempfile.mkdtemp(prefix="phi4-check-")
+    if args.workdir:
+        return check(args, evals, seq_len, tol, args.workdir)
+    with tempfile.TemporaryDirectory(prefix="phi4-check-") as workdir:
+        return check(args, evals, seq_len, tol, workdir)
+
+
+def check(args, evals, seq_len, tol, workdir):
     weights, hp, _ = make_model.make_model(args.config, args.type, workdir, args.seed)
     rng = np.random.default_rng(args.seed + 7919)
     tokens = [int(t) for t in rng.integers(0, hp["n_vocab"], seq_len)]
@@ -252,13 +258,7 @@ def run(args):
         print(f"FAIL: driver exited with status {p.returncode}")
         return False
     n_vocab, rows = read_output(out)
-    ok = check_rows(rows, n_vocab, tokens, evals, weights, hp, tol)
-    if not args.workdir:
-        for f in ("model.gguf", "weights.npz", "out.bin"):
-            if os.path.exists(os.path.join(workdir, f)):
-                os.remove(os.path.join(workdir, f))
-        os.rmdir(workdir)
-    return ok
+    return check_rows(rows, n_vocab, tokens, evals, weights, hp, tol)
 
 
 class _Parser(argparse.ArgumentParser):
