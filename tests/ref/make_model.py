@@ -1,0 +1,326 @@
+#!/usr/bin/python3
+"""Write a tiny random-weight `phi3` GGUF model plus the weights the reference uses.
+
+    /usr/bin/python3 tests/ref/make_model.py --config phi4-like --type q4_0 --out DIR [--seed N]
+
+writes DIR/model.gguf and DIR/weights.npz.  weights.npz holds every tensor under its GGUF
+name as float64, *decoded from the bytes written to the file* (so quantized matrices hold
+their dequantized values), plus 'hparams' and 'tokenizer' (JSON strings).
+
+Shapes mirror the real files (docs/phi4-family.md 4.1, docs/gguf-and-quants.md 4.2): 1-D
+tensors (norms, rope factors) are always F32, every matrix uses the chosen type.
+"""
+import argparse
+import json
+import math
+import os
+import re
+import sys
+
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import gguf_writer as gw  # noqa: E402
+
+# Named configs.  Keep them tiny: the reference and the tests must be fast.
+CONFIGS = {
+    # phi-4 (14B) in miniature: full rotary, theta 250000, untied output, GQA 4:1
+    "phi4-like": dict(
+        n_vocab=352, n_embd=128, n_ff=96, n_layer=2, n_head=4, n_head_kv=1, head_dim=32,
+        n_rot=32, freq_base=250000.0, context_length=512, orig_ctx=512, write_orig_ctx=True,
+        tied=False, longrope=False, sliding_window=0, alignment=None,
+        tokenizer="phi4", n_merges=80, qk_gain=1.0),
+    # Phi-4-mini in miniature: partial rotary 0.75, LongRoPE (orig 32, ctx 1024), tied, GQA 3:1
+    "mini-like": dict(
+        n_vocab=384, n_embd=192, n_ff=128, n_layer=2, n_head=6, n_head_kv=2, head_dim=32,
+        n_rot=24, freq_base=10000.0, context_length=1024, orig_ctx=32, write_orig_ctx=True,
+        tied=True, longrope=True, sliding_window=262144, alignment=None,
+        tokenizer="mini", n_merges=100, qk_gain=0.7),
+    # awkward sizes: nothing is a multiple of 32, so only f32/f16/bf16 apply.  Also leaves
+    # out the optional keys (original_context_length, sliding_window) and uses a
+    # non-default alignment so the reader's defaults and alignment handling get exercised.
+    "odd": dict(
+        n_vocab=301, n_embd=20, n_ff=50, n_layer=1, n_head=1, n_head_kv=1, head_dim=20,
+        n_rot=12, freq_base=10000.0, context_length=128, orig_ctx=128, write_orig_ctx=False,
+        tied=False, longrope=False, sliding_window=None, alignment=64,
+        tokenizer="phi4", n_merges=37, qk_gain=1.0),
+}
+
+TYPES = ["f32", "f16", "bf16", "q8_0", "q4_0"]
+# general.file_type (llama_ftype): informational only
+FILE_TYPE = {"f32": 0, "f16": 1, "q4_0": 2, "q8_0": 7, "bf16": 32}
+EPS = 1e-5
+
+
+def hparams_of(name, ttype):
+    c = CONFIGS[name]
+    orig, ctx = c["orig_ctx"], c["context_length"]
+    # converter rule for longrope/su: sqrt(1 + ln(s)/ln(orig)), s = ctx/orig (1.0 if s <= 1)
+    attn_factor = math.sqrt(1 + math.log(ctx / orig) / math.log(orig)) if c["longrope"] else 1.0
+    return dict(config=name, type=ttype, n_vocab=c["n_vocab"], n_embd=c["n_embd"],
+                n_ff=c["n_ff"], n_layer=c["n_layer"], n_head=c["n_head"],
+                n_head_kv=c["n_head_kv"], head_dim=c["head_dim"], n_rot=c["n_rot"],
+                freq_base=c["freq_base"], eps=EPS, context_length=ctx, orig_ctx=orig,
+                attn_factor=attn_factor, tied=c["tied"], longrope=c["longrope"],
+                qk_gain=c["qk_gain"])
+
+
+def check_type(name, ttype):
+    if ttype not in TYPES:
+        raise ValueError(f"unknown type {ttype!r}; choose from {TYPES}")
+    c = CONFIGS[name]
+    block = gw.BLOCK_SIZE[gw.TYPE_NAMES[ttype]]
+    for ne0 in (c["n_embd"], c["n_head"] * c["head_dim"], c["n_ff"]):
+        if ne0 % block:
+            raise ValueError(f"config {name!r} has a row length of {ne0}, not a multiple of "
+                             f"{block}: type {ttype} is impossible (use f32, f16 or bf16)")
+
+
+# ----------------------------------------------------------------------------------------
+# tokenizer: a real (tiny) byte-level BPE trained on the text below
+
+CORPUS = """
+The quick brown fox jumps over the lazy dog. The dog sleeps in the sun, and the fox runs
+into the forest. In the morning the sun rises over the hills and the birds sing their
+songs. A model reads the tokens one by one and predicts the next token; then it reads that
+token too. The test checks that the logits of the model are the same as the logits of the
+reference, for every token and at every position. When the sequence is longer than the
+original context, the long factors are used for the rotary position embedding. There are
+1234 apples, 567 pears and 89 oranges in the basket. Don't worry: it's fine, we'll see.
+def main():\n    return 0\n\nint main(void) { return 0; }\n
+Phi is a small language model. It answers questions, writes code and solves problems.
+"""
+
+
+def bytes_to_unicode():
+    """GPT-2's reversible byte -> printable unicode character map, in its canonical order
+    (printable bytes first, then the rest mapped to U+0100...).  The byte tokens get ids
+    in this order, as in GPT-2 style vocabularies, so token id != byte value."""
+    bs = list(range(ord("!"), ord("~") + 1)) + list(range(ord("¡"), ord("¬") + 1)) + \
+        list(range(ord("®"), ord("ÿ") + 1))
+    cs = bs[:]
+    n = 0
+    for b in range(256):
+        if b not in bs:
+            bs.append(b)
+            cs.append(256 + n)
+            n += 1
+    return [(b, chr(c)) for b, c in zip(bs, cs)]
+
+
+PRETOKENIZE = re.compile(r"""'s|'t|'re|'ve|'m|'ll|'d| ?[A-Za-z]+| ?[0-9]{1,3}| ?[^\sA-Za-z0-9]+|\s+(?!\S)|\s+""")
+
+
+def train_bpe(text, n_merges):
+    """Classic BPE training: repeatedly merge the most frequent adjacent pair (ties broken
+    by the pair's strings, so the result is deterministic)."""
+    b2u = dict(bytes_to_unicode())
+    words = {}
+    for piece in PRETOKENIZE.findall(text):
+        w = tuple(b2u[b] for b in piece.encode("utf-8"))
+        words[w] = words.get(w, 0) + 1
+    merges = []
+    for _ in range(n_merges):
+        pairs = {}
+        for w, n in words.items():
+            for a, b in zip(w, w[1:]):
+                pairs[(a, b)] = pairs.get((a, b), 0) + n
+        if not pairs:
+            raise ValueError("corpus too small for that many merges")
+        best = min(pairs, key=lambda p: (-pairs[p], p))
+        merges.append(best)
+        new_words = {}
+        for w, n in words.items():
+            out, i = [], 0
+            while i < len(w):
+                if i + 1 < len(w) and (w[i], w[i + 1]) == best:
+                    out.append(w[i] + w[i + 1])
+                    i += 2
+                else:
+                    out.append(w[i])
+                    i += 1
+            new_words[tuple(out)] = new_words.get(tuple(out), 0) + n
+        words = new_words
+    return merges
+
+
+SPECIALS = {
+    "phi4": ["<|endoftext|>", "<|im_start|>", "<|im_end|>", "<|im_sep|>"],
+    "mini": ["<|endoftext|>", "<|system|>", "<|user|>", "<|assistant|>", "<|end|>"],
+}
+PRE = {"phi4": "dbrx", "mini": "gpt-4o"}
+EOS = {"phi4": "<|im_end|>", "mini": "<|end|>"}
+CHAT_TEMPLATE = {
+    "phi4": "{% for m in messages %}<|im_start|>{{ m['role'] }}<|im_sep|>{{ m['content'] }}"
+            "<|im_end|>{% endfor %}{% if add_generation_prompt %}<|im_start|>assistant"
+            "<|im_sep|>{% endif %}",
+    "mini": "{% for m in messages %}{% if m['role'] == 'system' %}<|system|>{% elif "
+            "m['role'] == 'user' %}<|user|>{% else %}<|assistant|>{% endif %}{{ m['content'] }}"
+            "<|end|>{% endfor %}{% if add_generation_prompt %}<|assistant|>{% else %}"
+            "{{ eos_token }}{% endif %}",
+}
+NORMAL, CONTROL = 1, 3
+
+
+def make_tokenizer(kind, n_vocab, n_merges):
+    """256 byte tokens, then the merged tokens (in merge order), then the special tokens,
+    then <|dummy_k|> control tokens padding up to n_vocab (real files also have unused
+    embedding rows)."""
+    merges = train_bpe(CORPUS, n_merges)
+    tokens = [u for _, u in bytes_to_unicode()] + [a + b for a, b in merges]
+    specials = SPECIALS[kind]
+    n_dummy = n_vocab - len(tokens) - len(specials)
+    if n_dummy < 0:
+        raise ValueError("n_vocab too small for the tokenizer")
+    types = [NORMAL] * len(tokens) + [CONTROL] * (len(specials) + n_dummy)
+    tokens += specials + [f"<|dummy_{k}|>" for k in range(n_dummy)]
+    if len(set(tokens)) != len(tokens):
+        raise ValueError("duplicate token strings")
+    ids = {t: i for i, t in enumerate(tokens)}
+    return dict(model="gpt2", pre=PRE[kind], tokens=tokens, token_type=types,
+                merges=[f"{a} {b}" for a, b in merges],
+                bos=ids["<|endoftext|>"], eos=ids[EOS[kind]], eot=ids[EOS[kind]],
+                pad=ids["<|endoftext|>"], add_bos=False, chat_template=CHAT_TEMPLATE[kind])
+
+
+# ----------------------------------------------------------------------------------------
+# weights
+
+def random_weights(hp, rng):
+    """Float64 master weights, scaled so activations stay O(1) through the layers:
+    matrices ~ N(0, 1/fan_in), norm gains ~ 1 + 0.1 noise.  Returned in row-major
+    [out, in] order under the GGUF names."""
+    E, F, V, D = hp["n_embd"], hp["n_ff"], hp["n_vocab"], hp["head_dim"]
+    n_q, n_kv = hp["n_head"] * D, hp["n_head_kv"] * D
+
+    def mat(rows, cols, gain=1.0):
+        return rng.standard_normal((rows, cols)) * (gain / math.sqrt(cols))
+
+    def gain(n):
+        return 1.0 + 0.1 * rng.standard_normal(n)
+
+    w = {}
+    # tied: the embedding doubles as the LM head, so give it a scale between "O(1)
+    # embedding" and "1/sqrt(E) head" to keep both the residual stream and logits O(1)
+    w["token_embd.weight"] = rng.standard_normal((V, E)) * (E ** -0.25 if hp["tied"] else 1.0)
+    for l in range(hp["n_layer"]):
+        p = f"blk.{l}."
+        w[p + "attn_norm.weight"] = gain(E)
+        # qk_gain sets how peaked attention is: peaked enough that positions (RoPE)
+        # matter, not so peaked that Q8_0 activation noise on the C side gets amplified
+        # (mini-like uses less because attn_factor^2 = 2 already doubles its scores)
+        g = hp["qk_gain"]
+        qkv = np.concatenate([mat(n_q, E, g), mat(n_kv, E, g), mat(n_kv, E)])
+        w[p + "attn_qkv.weight"] = qkv
+        w[p + "attn_output.weight"] = mat(E, n_q)
+        w[p + "ffn_norm.weight"] = gain(E)
+        w[p + "ffn_up.weight"] = mat(2 * F, E)
+        w[p + "ffn_down.weight"] = mat(E, F)
+    w["output_norm.weight"] = gain(E)
+    if not hp["tied"]:
+        w["output.weight"] = mat(V, E, 2.0)
+    if hp["longrope"]:
+        # deliberately different and not 1.0 so a short/long mix-up is visible.  Long
+        # factors grow with the pair index like the real ones (1 ... 48), so the
+        # high-frequency pairs still turn fast and position errors stay visible.
+        n = hp["n_rot"] // 2
+        w["rope_factors_short.weight"] = rng.uniform(1.0, 2.0, n)
+        w["rope_factors_long.weight"] = np.sort(np.exp(rng.uniform(np.log(1.5), np.log(40.0), n)))
+    return w
+
+
+def tensor_type(name, x, ttype):
+    return gw.TYPE_NAMES[ttype] if x.ndim == 2 else gw.F32
+
+
+def make_model(config, ttype, out_dir, seed=0):
+    """Write out_dir/model.gguf and out_dir/weights.npz; return (weights, hparams, tokenizer)
+    where weights are the decoded (what-a-reader-sees) float64 values."""
+    if config not in CONFIGS:
+        raise ValueError(f"unknown config {config!r}; choose from {sorted(CONFIGS)}")
+    check_type(config, ttype)
+    c = CONFIGS[config]
+    hp = hparams_of(config, ttype)
+    rng = np.random.default_rng(seed)
+    master = random_weights(hp, rng)
+    tok = make_tokenizer(c["tokenizer"], hp["n_vocab"], c["n_merges"])
+
+    w = gw.GGUFWriter(alignment=c["alignment"])
+    a = "phi3."
+    w.add("general.architecture", gw.STRING, "phi3")
+    w.add("general.name", gw.STRING, f"libphi4 test {config} {ttype} seed {seed}")
+    w.add("general.file_type", gw.UINT32, FILE_TYPE[ttype])
+    if ttype.startswith("q"):
+        w.add("general.quantization_version", gw.UINT32, 2)
+    w.add(a + "context_length", gw.UINT32, hp["context_length"])
+    if c["write_orig_ctx"]:
+        w.add(a + "rope.scaling.original_context_length", gw.UINT32, hp["orig_ctx"])
+    w.add(a + "embedding_length", gw.UINT32, hp["n_embd"])
+    w.add(a + "feed_forward_length", gw.UINT32, hp["n_ff"])
+    w.add(a + "block_count", gw.UINT32, hp["n_layer"])
+    w.add(a + "attention.head_count", gw.UINT32, hp["n_head"])
+    w.add(a + "attention.head_count_kv", gw.UINT32, hp["n_head_kv"])
+    w.add(a + "attention.layer_norm_rms_epsilon", gw.FLOAT32, EPS)
+    w.add(a + "rope.dimension_count", gw.UINT32, hp["n_rot"])
+    w.add(a + "rope.freq_base", gw.FLOAT32, hp["freq_base"])
+    if hp["longrope"]:
+        w.add(a + "rope.scaling.attn_factor", gw.FLOAT32, hp["attn_factor"])
+    if c["sliding_window"] is not None:
+        w.add(a + "attention.sliding_window", gw.UINT32, c["sliding_window"])
+    w.add("tokenizer.ggml.model", gw.STRING, tok["model"])
+    w.add("tokenizer.ggml.pre", gw.STRING, tok["pre"])
+    w.add_array("tokenizer.ggml.tokens", gw.STRING, tok["tokens"])
+    w.add_array("tokenizer.ggml.token_type", gw.INT32, tok["token_type"])
+    w.add_array("tokenizer.ggml.merges", gw.STRING, tok["merges"])
+    w.add("tokenizer.ggml.bos_token_id", gw.UINT32, tok["bos"])
+    w.add("tokenizer.ggml.eos_token_id", gw.UINT32, tok["eos"])
+    w.add("tokenizer.ggml.eot_token_id", gw.UINT32, tok["eot"])
+    w.add("tokenizer.ggml.padding_token_id", gw.UINT32, tok["pad"])
+    w.add("tokenizer.ggml.add_bos_token", gw.BOOL, tok["add_bos"])
+    w.add("tokenizer.chat_template", gw.STRING, tok["chat_template"])
+
+    # hparams['freq_base'] and eps are stored as f32; the reference uses the stored values
+    hp["freq_base"] = float(np.float32(hp["freq_base"]))
+    hp["eps"] = float(np.float32(EPS))
+    hp["attn_factor"] = float(np.float32(hp["attn_factor"]))
+
+    weights = {}
+    for name, x in master.items():
+        t = tensor_type(name, x, ttype)
+        w.add_tensor(name, x, t)
+        weights[name] = gw.roundtrip(t, x)      # exactly what the file holds
+
+    os.makedirs(out_dir, exist_ok=True)
+    w.write(os.path.join(out_dir, "model.gguf"))
+    np.savez(os.path.join(out_dir, "weights.npz"), hparams=json.dumps(hp),
+             tokenizer=json.dumps(tok), **weights)
+    return weights, hp, tok
+
+
+def load_weights(path):
+    """Read a weights.npz back: (weights, hparams, tokenizer)."""
+    with np.load(path) as z:
+        hp = json.loads(str(z["hparams"]))
+        tok = json.loads(str(z["tokenizer"]))
+        weights = {k: z[k] for k in z.files if k not in ("hparams", "tokenizer")}
+    return weights, hp, tok
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--config", required=True, choices=sorted(CONFIGS))
+    ap.add_argument("--type", required=True, choices=TYPES)
+    ap.add_argument("--out", required=True, help="output directory")
+    ap.add_argument("--seed", type=int, default=0)
+    args = ap.parse_args(argv)
+    try:
+        make_model(args.config, args.type, args.out, args.seed)
+    except ValueError as e:
+        print(f"make_model: {e}", file=sys.stderr)
+        return 1
+    print(os.path.join(args.out, "model.gguf"))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
