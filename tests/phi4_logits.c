@@ -54,16 +54,18 @@ int main(int argc, char **argv)
     if (phi_ctx_new(&ctx) != PHI_OK)
         return 1;
     const char *tokens_arg = NULL, *plan = NULL;
-    for (int i = 3; i + 1 < argc; i += 2) {
-        const char *a = argv[i], *v = argv[i + 1];
+    for (int i = 3; i < argc; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : "";
         int32_t rc = PHI_OK;
+        if (strcmp(a, "--no-mmap") != 0)
+            i++;
         if (!strcmp(a, "--tokens")) tokens_arg = v;
         else if (!strcmp(a, "--plan")) plan = v;
         else if (!strcmp(a, "--threads")) rc = phi_set_int(ctx, PHI_OPT_N_THREADS, atoll(v));
         else if (!strcmp(a, "--ctx")) rc = phi_set_int(ctx, PHI_OPT_N_CTX, atoll(v));
         else if (!strcmp(a, "--batch")) rc = phi_set_int(ctx, PHI_OPT_N_BATCH, atoll(v));
         else if (!strcmp(a, "--kernel")) rc = phi_set_int(ctx, PHI_OPT_KERNEL, kernel_level(v));
-        else if (!strcmp(a, "--no-mmap")) { rc = phi_set_int(ctx, PHI_OPT_USE_MMAP, 0); i--; }
+        else if (!strcmp(a, "--no-mmap")) rc = phi_set_int(ctx, PHI_OPT_USE_MMAP, 0);
         else { fprintf(stderr, "phi4-logits: unknown option %s\n", a); return 2; }
         if (rc != PHI_OK)
             return die(ctx, a);

@@ -246,6 +246,8 @@ def check(args, evals, seq_len, tol, workdir):
         v = getattr(args, opt)
         if v is not None:
             cmd += [f"--{opt}", str(v)]
+    if args.no_mmap:
+        cmd.append("--no-mmap")
     print(f"config {args.config} type {args.type} seed {args.seed} tokens {seq_len} "
           f"plan {args.plan} tolerance {tol:.3e}")
     print("run: " + " ".join(cmd[:4]) + " <tokens> " + " ".join(cmd[5:]))
@@ -279,6 +281,7 @@ def main(argv=None):
     ap.add_argument("--ctx", type=int)
     ap.add_argument("--batch", type=int)
     ap.add_argument("--kernel")
+    ap.add_argument("--no-mmap", action="store_true", help="driver reads the file into memory")
     ap.add_argument("--seed", type=int, default=0, help="model and token seed")
     ap.add_argument("--tol-scale", type=float, default=1.0)
     ap.add_argument("--timeout", type=float, default=600, help="driver timeout, seconds")

@@ -1,0 +1,35 @@
+#!/usr/bin/python3
+"""Run a command on a freshly generated tiny model.
+
+    with_model.py --config mini-like --type q8_0 -- CMD ARG... {model} ...
+
+Generates the model (tests/ref/make_model.py) into a temporary directory,
+replaces {model} in the arguments with its path, runs the command and
+returns its exit status."""
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "ref"))
+import make_model  # noqa: E402
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--config", required=True)
+    ap.add_argument("--type", required=True)
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("cmd", nargs=argparse.REMAINDER)
+    a = ap.parse_args()
+    cmd = a.cmd[1:] if a.cmd and a.cmd[0] == "--" else a.cmd
+    with tempfile.TemporaryDirectory(prefix="phi4-model-") as d:
+        make_model.make_model(a.config, a.type, d, seed=a.seed)
+        path = os.path.join(d, "model.gguf")
+        return subprocess.call([c.replace("{model}", path) for c in cmd])
+
+
+if __name__ == "__main__":
+    sys.exit(main())
