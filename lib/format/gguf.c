@@ -71,12 +71,12 @@ struct reader {
 static size_t rd_pos(const struct reader *r) { return (size_t)(r->p - r->base); }
 static size_t rd_left(const struct reader *r) { return (size_t)(r->end - r->p); }
 
-/* Copies up to 60 bytes of untrusted text into buf for a message, replacing
- * anything that is not printable ASCII with '?'. */
+/* Copies up to 64 bytes of untrusted text into buf (>= 68 bytes) for a
+ * message, replacing anything that is not printable ASCII with '?'. */
 static const char *printable(char *buf, size_t cap, const void *s, uint64_t len)
 {
     const uint8_t *b = s;
-    size_t n = len > 60 ? 60 : (size_t)len, o = 0;
+    size_t n = len > 64 ? 64 : (size_t)len, o = 0;
     for (size_t i = 0; i < n && o + 1 < cap; i++)
         buf[o++] = (b[i] >= 0x20 && b[i] < 0x7f && b[i] != '\'') ? (char)b[i] : '?';
     if (len > n && o + 4 < cap) {
@@ -184,13 +184,14 @@ static int nomem(phi_err *err, const char *what, size_t n)
 
 /* ---- metadata ---------------------------------------------------------- */
 
-static int check_bool(struct reader *r, uint8_t b, const char *where, uint64_t i)
+/* The spec allows only 0 and 1; i is the element index, or -1 for a scalar. */
+static int check_bool(struct reader *r, uint8_t b, int64_t i)
 {
     if (b <= 1)
         return PHI_OK;
-    if (where)
+    if (i >= 0)
         return phi_err_set(r->err, PHI_E_FORMAT,
-                           "GGUF: %s: bool array element %" PRIu64 " is %u; must be 0 or 1",
+                           "GGUF: %s: bool array element %" PRId64 " is %u; must be 0 or 1",
                            r->what, i, (unsigned)b);
     return phi_err_set(r->err, PHI_E_FORMAT, "GGUF: %s: bool value is %u; must be 0 or 1", r->what,
                        (unsigned)b);
@@ -253,7 +254,7 @@ static int read_array(struct reader *r, phi_source *src, phi_meta *m)
         m->elems = p;
         if (et == PHI_META_BOOL)
             for (uint64_t i = 0; i < count; i++)
-                if ((rc = check_bool(r, p[i], "array", i)))
+                if ((rc = check_bool(r, p[i], (int64_t)i)))
                     return rc;
         return PHI_OK;
     }
@@ -317,7 +318,7 @@ static int read_kv(struct reader *r, phi_source *src, size_t idx, phi_meta *m, u
         const uint8_t *p;
         rc = rd_bytes(r, scalar_size[m->type], "value", &p);
         if (!rc && m->type == PHI_META_BOOL)
-            rc = check_bool(r, p[0], NULL, 0);
+            rc = check_bool(r, p[0], -1);
         if (!rc)
             decode_scalar(m->type, p, m);
     }
@@ -353,10 +354,13 @@ static int check_shape(struct reader *r, phi_tensor *t)
                            "GGUF: %s: ne[0] = %" PRId64 " is not a multiple of the %s block "
                            "size %" PRIu32,
                            r->what, t->ne[0], info->name, info->block);
+    /* nbytes = row bytes * ne[1] * ne[2] * ne[3], all in size_t. The
+     * range checks matter where size_t is narrower than int64. */
     size_t bytes;
-    bool over = !phi_dtype_row_bytes(t->type, t->ne[0], &bytes);
+    bool over = (uint64_t)(t->ne[0] / info->block) > SIZE_MAX ||
+                !phi_dtype_row_bytes(t->type, t->ne[0], &bytes);
     for (unsigned d = 1; d < GGUF_MAX_DIMS && !over; d++)
-        over = phi_mul_overflows(bytes, (size_t)t->ne[d], &bytes);
+        over = (uint64_t)t->ne[d] > SIZE_MAX || phi_mul_overflows(bytes, (size_t)t->ne[d], &bytes);
     if (over)
         return phi_err_set(r->err, PHI_E_FORMAT, "GGUF: %s: byte size of the %s tensor overflows",
                            r->what, info->name);
@@ -468,10 +472,13 @@ static int check_unique_keys(phi_source *src, struct ref *refs, phi_err *err)
 
 /* Every tensor must lie inside the data section, start at a multiple of the
  * alignment, and overlap no other tensor; sets tensor->data. */
+#define TNAME(buf, t) printable(buf, sizeof buf, (t)->name, strlen((t)->name))
+
 static int place_tensors(phi_source *src, struct ref *refs, const uint64_t *offsets,
                          size_t data_start, uint32_t alignment, phi_err *err)
 {
     size_t size = src->file.size;
+    char n1[80], n2[80]; /* tensor names made printable for messages */
     size_t room = data_start <= size ? size - data_start : 0;
     for (size_t i = 0; i < src->n_tensors; i++) {
         phi_tensor *t = &src->tensors[i];
@@ -480,12 +487,12 @@ static int place_tensors(phi_source *src, struct ref *refs, const uint64_t *offs
             return phi_err_set(err, PHI_E_FORMAT,
                                "GGUF: tensor '%s': offset %" PRIu64
                                " is not a multiple of the alignment %" PRIu32,
-                               t->name, off, alignment);
+                               TNAME(n1, t), off, alignment);
         if (data_start > size || off > room || t->nbytes > room - off)
             return phi_err_set(err, PHI_E_FORMAT,
                                "GGUF: tensor '%s': data [offset %" PRIu64 " in the data section "
                                "at %zu, %zu bytes] runs past the end of the file (%zu bytes)",
-                               t->name, off, data_start, t->nbytes, size);
+                               TNAME(n1, t), off, data_start, t->nbytes, size);
         t->data = src->file.data + data_start + off;
         refs[i] = (struct ref){t, i, off};
     }
@@ -497,7 +504,7 @@ static int place_tensors(phi_source *src, struct ref *refs, const uint64_t *offs
             return phi_err_set(err, PHI_E_FORMAT,
                                "GGUF: tensors '%s' [offset %" PRIu64 ", %zu bytes] and '%s' "
                                "[offset %" PRIu64 ", %zu bytes] overlap",
-                               a->name, refs[i - 1].off, a->nbytes, b->name, refs[i].off,
+                               TNAME(n1, a), refs[i - 1].off, a->nbytes, TNAME(n2, b), refs[i].off,
                                b->nbytes);
     }
     qsort(refs, src->n_tensors, sizeof *refs, cmp_name);
@@ -506,7 +513,7 @@ static int place_tensors(phi_source *src, struct ref *refs, const uint64_t *offs
         if (strcmp(a->name, ((const phi_tensor *)refs[i].item)->name) == 0)
             return phi_err_set(err, PHI_E_FORMAT,
                                "GGUF: duplicate tensor name '%s' (tensor infos #%zu and #%zu)",
-                               a->name, refs[i - 1].idx, refs[i].idx);
+                               TNAME(n1, a), refs[i - 1].idx, refs[i].idx);
     }
     return PHI_OK;
 }
