@@ -28,7 +28,22 @@ static void check_at(const char *file, int line, int ok, const char *what)
     }
 }
 
-static phi_mem g_mem;
+/* Exact-size allocations (the default hooks round sizes up to the
+ * alignment, which would hide from ASan a read just past an image). */
+static void *exact_alloc(void *user, size_t size, size_t align)
+{
+    (void)user;
+    void *p = NULL;
+    return posix_memalign(&p, align, size) == 0 ? p : NULL;
+}
+
+static void exact_free(void *user, void *ptr)
+{
+    (void)user;
+    free(ptr);
+}
+
+static phi_mem g_mem = {NULL, exact_alloc, exact_free};
 
 /* Parse a copy of the image (the source takes ownership of the copy). */
 static int parse_mem(const phi_mem *mem, const uint8_t *img, size_t len, phi_source **out,
@@ -173,6 +188,14 @@ static void test_all_metadata_types(uint32_t version)
         a_f64[j] = (uint8_t)(db >> (8 * j));
     gb_kv_arr(&g, "a.f64", 12, a_f64, 8, 1);
     gb_kv_arr(&g, "a.empty", 4, NULL, 4, 0);
+    double fn[3] = {-1e300, NAN, -7.9};
+    uint8_t a_f64n[24];
+    for (int i = 0; i < 3; i++) {
+        memcpy(&db, &fn[i], 8);
+        for (int j = 0; j < 8; j++)
+            a_f64n[8 * i + j] = (uint8_t)(db >> (8 * j));
+    }
+    gb_kv_arr(&g, "a.f64n", 12, a_f64n, 8, 3);
 
     phi_source *src = BUILD_OK(&g);
     gb_free(&g);
@@ -180,7 +203,7 @@ static void test_all_metadata_types(uint32_t version)
         return;
     CHECK(strcmp(src->format, "gguf") == 0);
     CHECK(src->version == version);
-    CHECK(src->n_meta == 28);
+    CHECK(src->n_meta == 29);
     CHECK(src->n_tensors == 0);
 
     const phi_meta *m;
@@ -243,6 +266,11 @@ static void test_all_metadata_types(uint32_t version)
           (uint64_t)phi_meta_elem_int(arr, 0) == UINT64_C(0x8000000000000001));
     CHECK(phi_meta_array(src, "a.i64", &arr, &err) && phi_meta_elem_int(arr, 0) == -1);
     CHECK(phi_meta_array(src, "a.f64", &arr, &err) && phi_meta_elem_float(arr, 0) == 1e300);
+    /* Float elements read as integers saturate (found by fuzzing: the plain
+     * cast was undefined behaviour). */
+    CHECK(phi_meta_array(src, "a.f64", &arr, &err) && phi_meta_elem_int(arr, 0) == INT64_MAX);
+    CHECK(phi_meta_array(src, "a.f64n", &arr, &err) && phi_meta_elem_int(arr, 0) == INT64_MIN &&
+          phi_meta_elem_int(arr, 1) == 0 && phi_meta_elem_int(arr, 2) == -7);
     CHECK(phi_meta_array(src, "a.empty", &arr, &err) && arr->count == 0 &&
           arr->elem_type == PHI_META_U32);
     CHECK(phi_meta_array(src, "a.str", &arr, &err) && arr->elem_type == PHI_META_STRING &&
@@ -931,9 +959,79 @@ static void test_alloc_failures(void)
     free(img);
 }
 
-int main(void)
+/* ---- seed corpus for the fuzz target ------------------------------------ */
+
+static int write_seed(const char *dir, const char *name, gguf_builder *g)
 {
-    phi_mem_init_default(&g_mem);
+    size_t len;
+    uint8_t *img = gb_build(g, &len);
+    gb_free(g);
+    char path[4096];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    FILE *f = img ? fopen(path, "wb") : NULL;
+    int ok = f && fwrite(img, 1, len, f) == len;
+    if (f)
+        ok &= fclose(f) == 0;
+    free(img);
+    if (!ok)
+        fprintf(stderr, "cannot write %s\n", path);
+    return ok ? 0 : 1;
+}
+
+static int write_corpus(const char *dir)
+{
+    int bad = 0;
+    gguf_builder g;
+    gb_init(&g);
+    bad |= write_seed(dir, "header_only.gguf", &g);
+
+    base(&g);
+    bad |= write_seed(dir, "base.gguf", &g);
+
+    gb_init(&g);
+    g.version = 2;
+    g.alignment = 64;
+    gb_kv_u32(&g, "general.alignment", 64);
+    gb_kv_u8(&g, "u8", 1);
+    gb_kv_i16(&g, "i16", -2);
+    gb_kv_f32(&g, "f32", 0.5f);
+    gb_kv_bool(&g, "b", 1);
+    gb_kv_u64(&g, "u64", 7);
+    gb_kv_i64(&g, "i64", -7);
+    gb_kv_f64(&g, "f64", 2.0);
+    gb_kv_i8(&g, "i8", -1);
+    gb_kv_u16(&g, "u16", 2);
+    gb_kv_i32(&g, "i32", -3);
+    uint8_t a[8] = {1, 0, 2, 0, 3, 0, 4, 0};
+    gb_kv_arr(&g, "a16", PHI_META_U16, a, 2, 4);
+    gb_kv_arr(&g, "ab", PHI_META_BOOL, a, 1, 2);
+    const char *strs[] = {"<|user|>", "", "x"};
+    gb_kv_arr_str(&g, "tokenizer.ggml.tokens", strs, 3);
+    gb_tensor_add(&g, "blk.0.attn_qkv.weight", PHI_DT_Q4_K, 2, 256, 2, 0, 0);
+    gb_tensor_add(&g, "blk.0.attn_norm.weight", PHI_DT_F32, 1, 4, 0, 0, 0);
+    bad |= write_seed(dir, "v2_align64_types.gguf", &g);
+
+    gb_init(&g);
+    size_t n = 0;
+    static char names[PHI_DT_COUNT][8];
+    for (uint32_t c = 0; c < PHI_DT_COUNT && n < GB_MAX_TENSORS; c++) {
+        const phi_dtype_info *info = phi_dtype_get(c);
+        if (!info || info->block != 1)
+            continue;
+        snprintf(names[c], sizeof names[c], "t%u", c);
+        gb_tensor_add(&g, names[c], c, 3, 2, 1, 2, 0);
+        n++;
+    }
+    g.tensors[1].offset_set = true; /* out of order */
+    g.tensors[1].offset = 1024;
+    bad |= write_seed(dir, "small_types_any_order.gguf", &g);
+    return bad;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc == 3 && strcmp(argv[1], "--write-corpus") == 0)
+        return write_corpus(argv[2]);
     test_all_metadata_types(3);
     test_all_metadata_types(2);
     test_tensors_ok();
