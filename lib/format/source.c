@@ -145,6 +145,20 @@ static uint64_t load_le(const uint8_t *p, unsigned n)
     return v;
 }
 
+/* Truncates toward zero, saturating out-of-range values and mapping NaN to 0:
+ * a plain cast of such a double is undefined behaviour, and the values come
+ * from the file. */
+static int64_t float_to_int(double d)
+{
+    if (d != d)
+        return 0;
+    if (d >= 9223372036854775808.0) /* 2^63 */
+        return INT64_MAX;
+    if (d < -9223372036854775808.0)
+        return INT64_MIN;
+    return (int64_t)d;
+}
+
 int64_t phi_meta_elem_int(const phi_meta *a, uint64_t i)
 {
     switch (a->elem_type) {
@@ -155,7 +169,7 @@ int64_t phi_meta_elem_int(const phi_meta *a, uint64_t i)
     case PHI_META_U32: return (int64_t)load_le(a->elems + 4 * i, 4);
     case PHI_META_I32: return (int32_t)load_le(a->elems + 4 * i, 4);
     case PHI_META_U64: case PHI_META_I64: return (int64_t)load_le(a->elems + 8 * i, 8);
-    case PHI_META_F32: case PHI_META_F64: return (int64_t)phi_meta_elem_float(a, i);
+    case PHI_META_F32: case PHI_META_F64: return float_to_int(phi_meta_elem_float(a, i));
     default: return 0;
     }
 }
