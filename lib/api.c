@@ -74,9 +74,8 @@ static int32_t fail(phi_ctx *ctx, int32_t code, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(ctx->err.msg, sizeof ctx->err.msg, fmt, ap);
+    phi_err_vset(&ctx->err, code, fmt, ap);
     va_end(ap);
-    ctx->err.code = code;
     return code;
 }
 
@@ -480,17 +479,26 @@ int32_t phi_set_float(phi_ctx *ctx, int32_t key, double value)
     return PHI_OK;
 }
 
+/* The option's storage, or NULL with the error set. */
+static const void *option_value(phi_ctx *ctx, int32_t key, bool is_float, const void *out)
+{
+    begin_call(ctx);
+    if (!out) {
+        fail(ctx, PHI_E_INVALID_ARG, "out is NULL");
+        return NULL;
+    }
+    const option_spec *o = find_option(ctx, key, is_float);
+    return o ? (const char *)&ctx->opt + o->offset : NULL;
+}
+
 int32_t phi_get_int(phi_ctx *ctx, int32_t key, int64_t *out)
 {
     if (!ctx)
         return PHI_E_INVALID_ARG;
-    begin_call(ctx);
-    if (!out)
-        return fail(ctx, PHI_E_INVALID_ARG, "out is NULL");
-    const option_spec *o = find_option(ctx, key, false);
-    if (!o)
+    const void *value = option_value(ctx, key, false, out);
+    if (!value)
         return ctx->err.code;
-    *out = *(const int64_t *)((const char *)&ctx->opt + o->offset);
+    *out = *(const int64_t *)value;
     if (key == PHI_OPT_N_THREADS && *out == 0)
         *out = ctx->pool ? ctx->pool_threads : online_cpus();
     return PHI_OK;
@@ -500,13 +508,10 @@ int32_t phi_get_float(phi_ctx *ctx, int32_t key, double *out)
 {
     if (!ctx)
         return PHI_E_INVALID_ARG;
-    begin_call(ctx);
-    if (!out)
-        return fail(ctx, PHI_E_INVALID_ARG, "out is NULL");
-    const option_spec *o = find_option(ctx, key, true);
-    if (!o)
+    const void *value = option_value(ctx, key, true, out);
+    if (!value)
         return ctx->err.code;
-    *out = *(const double *)((const char *)&ctx->opt + o->offset);
+    *out = *(const double *)value;
     return PHI_OK;
 }
 

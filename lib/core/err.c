@@ -4,15 +4,21 @@
 #include <stdio.h>
 #include <string.h>
 
-int32_t phi_err_set(phi_err *err, int32_t code, const char *fmt, ...)
+int32_t phi_err_vset(phi_err *err, int32_t code, const char *fmt, va_list ap)
 {
     if (err) {
-        va_list ap;
-        va_start(ap, fmt);
         vsnprintf(err->msg, sizeof err->msg, fmt, ap);
-        va_end(ap);
         err->code = code;
     }
+    return code;
+}
+
+int32_t phi_err_set(phi_err *err, int32_t code, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    phi_err_vset(err, code, fmt, ap);
+    va_end(ap);
     return code;
 }
 
@@ -28,7 +34,10 @@ void phi_err_prefix(phi_err *err, const char *fmt, ...)
     /* Room for both halves; the result is cut back to the message size. */
     char joined[2 * PHI_ERRMSG_MAX + 2];
     snprintf(joined, sizeof joined, "%s: %s", prefix, err->msg);
-    snprintf(err->msg, sizeof err->msg, "%s", joined);
+    size_t n = strlen(joined);
+    n = n < sizeof err->msg ? n : sizeof err->msg - 1;
+    memcpy(err->msg, joined, n);
+    err->msg[n] = '\0';
 }
 
 void phi_err_clear(phi_err *err)

@@ -4,6 +4,7 @@
 #ifndef PHI_CORE_ERR_H
 #define PHI_CORE_ERR_H
 
+#include <stdarg.h>
 #include <stdint.h>
 
 #define PHI_ERRMSG_MAX 512
@@ -19,6 +20,9 @@ typedef struct phi_err {
 int32_t phi_err_set(phi_err *err, int32_t code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 /* Prefix the existing message with context ("loading x.gguf: ..."). */
+/* The same with a va_list, for callers that are variadic themselves. */
+int32_t phi_err_vset(phi_err *err, int32_t code, const char *fmt, va_list ap)
+    __attribute__((format(printf, 3, 0)));
 void phi_err_prefix(phi_err *err, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 void phi_err_clear(phi_err *err);

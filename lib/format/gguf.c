@@ -104,20 +104,13 @@ static int rd_bytes(struct reader *r, size_t n, const char *field, const uint8_t
     return PHI_OK;
 }
 
-static uint64_t load_le(const uint8_t *p, unsigned n)
-{
-    uint64_t v = 0;
-    for (unsigned i = 0; i < n; i++)
-        v |= (uint64_t)p[i] << (8 * i);
-    return v;
-}
 
 static int rd_uint(struct reader *r, unsigned n, const char *field, uint64_t *out)
 {
-    const uint8_t *p;
+    const uint8_t *p = NULL;
     int rc = rd_bytes(r, n, field, &p);
     if (rc == PHI_OK)
-        *out = load_le(p, n);
+        *out = phi_load_le(p, n);
     return rc;
 }
 
@@ -151,7 +144,7 @@ static int rd_str(struct reader *r, const char *field, uint64_t max_len, phi_str
                            "GGUF: %s: %s length %" PRIu64 " runs past the end of the file "
                            "(%zu bytes left at offset %zu)",
                            r->what, field, len, rd_left(r), rd_pos(r));
-    const uint8_t *p;
+    const uint8_t *p = NULL;
     rd_bytes(r, (size_t)len, field, &p); /* cannot fail: checked above */
     out->ptr = (const char *)p;
     out->len = len;
@@ -200,7 +193,7 @@ static int check_bool(struct reader *r, uint8_t b, int64_t i)
 static void decode_scalar(uint32_t type, const uint8_t *p, phi_meta *m)
 {
     unsigned n = scalar_size[type];
-    uint64_t bits = load_le(p, n);
+    uint64_t bits = phi_load_le(p, n);
     switch (type) {
     case PHI_META_I8: m->v.i = (int8_t)bits; break;
     case PHI_META_I16: m->v.i = (int16_t)bits; break;
@@ -249,7 +242,7 @@ static int read_array(struct reader *r, phi_source *src, phi_meta *m)
     m->elem_type = et;
     m->count = count;
     if (et != PHI_META_STRING) {
-        const uint8_t *p;
+        const uint8_t *p = NULL;
         rd_bytes(r, (size_t)(count * min_size), "array elements", &p); /* checked above */
         m->elems = p;
         if (et == PHI_META_BOOL)
@@ -315,7 +308,7 @@ static int read_kv(struct reader *r, phi_source *src, size_t idx, phi_meta *m, u
     } else if (m->type == PHI_META_STRING) {
         rc = rd_str(r, "string value", GGUF_MAX_STRING_LENGTH, &m->v.s);
     } else {
-        const uint8_t *p;
+        const uint8_t *p = NULL;
         rc = rd_bytes(r, scalar_size[m->type], "value", &p);
         if (!rc && m->type == PHI_META_BOOL)
             rc = check_bool(r, p[0], -1);

@@ -137,13 +137,6 @@ bool phi_meta_array(const phi_source *src, const char *key, const phi_meta **out
     return true;
 }
 
-static uint64_t load_le(const uint8_t *p, unsigned n)
-{
-    uint64_t v = 0;
-    for (unsigned i = 0; i < n; i++)
-        v |= (uint64_t)p[i] << (8 * i);
-    return v;
-}
 
 /* Truncates toward zero, saturating out-of-range values and mapping NaN to 0:
  * a plain cast of such a double is undefined behaviour, and the values come
@@ -164,11 +157,11 @@ int64_t phi_meta_elem_int(const phi_meta *a, uint64_t i)
     switch (a->elem_type) {
     case PHI_META_U8: case PHI_META_BOOL: return (int64_t)a->elems[i];
     case PHI_META_I8: return (int8_t)a->elems[i];
-    case PHI_META_U16: return (int64_t)load_le(a->elems + 2 * i, 2);
-    case PHI_META_I16: return (int16_t)load_le(a->elems + 2 * i, 2);
-    case PHI_META_U32: return (int64_t)load_le(a->elems + 4 * i, 4);
-    case PHI_META_I32: return (int32_t)load_le(a->elems + 4 * i, 4);
-    case PHI_META_U64: case PHI_META_I64: return (int64_t)load_le(a->elems + 8 * i, 8);
+    case PHI_META_U16: return (int64_t)phi_load_le(a->elems + 2 * i, 2);
+    case PHI_META_I16: return (int16_t)phi_load_le(a->elems + 2 * i, 2);
+    case PHI_META_U32: return (int64_t)phi_load_le(a->elems + 4 * i, 4);
+    case PHI_META_I32: return (int32_t)phi_load_le(a->elems + 4 * i, 4);
+    case PHI_META_U64: case PHI_META_I64: return (int64_t)phi_load_le(a->elems + 8 * i, 8);
     case PHI_META_F32: case PHI_META_F64: return float_to_int(phi_meta_elem_float(a, i));
     default: return 0;
     }
@@ -177,13 +170,13 @@ int64_t phi_meta_elem_int(const phi_meta *a, uint64_t i)
 double phi_meta_elem_float(const phi_meta *a, uint64_t i)
 {
     if (a->elem_type == PHI_META_F32) {
-        uint32_t bits = (uint32_t)load_le(a->elems + 4 * i, 4);
+        uint32_t bits = (uint32_t)phi_load_le(a->elems + 4 * i, 4);
         float f;
         memcpy(&f, &bits, 4);
         return f;
     }
     if (a->elem_type == PHI_META_F64) {
-        uint64_t bits = load_le(a->elems + 8 * i, 8);
+        uint64_t bits = phi_load_le(a->elems + 8 * i, 8);
         double d;
         memcpy(&d, &bits, 8);
         return d;

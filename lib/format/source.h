@@ -99,4 +99,14 @@ double phi_meta_elem_float(const phi_meta *arr, uint64_t i);
 
 bool phi_str_eq(phi_str a, const char *b);
 
+/* An n-byte little-endian unsigned integer at p (formats are little-endian
+ * whatever the host is). */
+static inline uint64_t phi_load_le(const uint8_t *p, unsigned n)
+{
+    uint64_t v = 0;
+    for (unsigned i = 0; i < n; i++)
+        v |= (uint64_t)p[i] << (8 * i);
+    return v;
+}
+
 #endif
