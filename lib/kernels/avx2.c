@@ -166,21 +166,28 @@ static inline __m256 block_scale(uint16_t dw, uint16_t da)
     return _mm256_set1_ps(fp16_to_f32(dw) * fp16_to_f32(da));
 }
 
-/* The 16 bytes of a Q4_0 block as 32 values in -8..7, element order: low
- * nibbles (elements 0..15) in the low lane, high nibbles in the high lane. */
-static inline __m256i unpack_q4_0(const uint8_t *qs)
+/* Σ (n-8)·a for the 16 bytes of a Q4_0 block against 32 activations, as 8
+ * int32 lanes. The nibbles n are unsigned already, so maddubs takes them as
+ * they are and the offset comes off as Σ 8·a (a second maddubs) before the
+ * widening: no sign trick. Pair sums stay within 2·15·127 < 2^15. Element
+ * order: low nibbles (elements 0..15) in the low lane, high in the high. */
+static inline __m256i dot_q4x32(const uint8_t *qs, __m256i a)
 {
     __m128i q = _mm_loadu_si128((const __m128i *)qs);
-    __m256i v = _mm256_set_m128i(_mm_srli_epi16(q, 4), q);
-    return _mm256_sub_epi8(_mm256_and_si256(v, _mm256_set1_epi8(0x0f)), _mm256_set1_epi8(8));
+    __m256i n = _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(q, 4), q),
+                                 _mm256_set1_epi8(0x0f));
+    __m256i p16 = _mm256_sub_epi16(_mm256_maddubs_epi16(n, a),
+                                   _mm256_maddubs_epi16(_mm256_set1_epi8(8), a));
+    return _mm256_madd_epi16(p16, _mm256_set1_epi16(1));
 }
 
-/* The 32 weights of block i as signed bytes: Q8_0 as stored, Q4_0 unpacked. */
-static inline __m256i load_wblock(const void *w, int64_t i, bool q4)
+/* Block i of a Q8_0 or Q4_0 row against activation block a. */
+static inline __m256i dot_block(const void *w, int64_t i, const phi_block_q8_0 *a, bool q4)
 {
+    __m256i av = _mm256_loadu_si256((const __m256i *)a->qs);
     if (q4)
-        return unpack_q4_0(((const phi_block_q4_0 *)w)[i].qs);
-    return _mm256_loadu_si256((const __m256i *)((const phi_block_q8_0 *)w)[i].qs);
+        return dot_q4x32(((const phi_block_q4_0 *)w)[i].qs, av);
+    return dot_i8x32(_mm256_loadu_si256((const __m256i *)((const phi_block_q8_0 *)w)[i].qs), av);
 }
 
 static inline uint16_t wblock_d(const void *w, int64_t i, bool q4)
@@ -198,17 +205,14 @@ static inline __attribute__((always_inline)) float dot_blocks(int64_t n, const v
     int64_t nb = n / PHI_QK8_0, i = 0;
     __m256 s0 = _mm256_setzero_ps(), s1 = s0;
     for (; i + 2 <= nb; i += 2) {
-        __m256i p0 = dot_i8x32(load_wblock(w, i, q4),
-                               _mm256_loadu_si256((const __m256i *)y[i].qs));
-        __m256i p1 = dot_i8x32(load_wblock(w, i + 1, q4),
-                               _mm256_loadu_si256((const __m256i *)y[i + 1].qs));
+        __m256i p0 = dot_block(w, i, &y[i], q4);
+        __m256i p1 = dot_block(w, i + 1, &y[i + 1], q4);
         s0 = _mm256_fmadd_ps(block_scale(wblock_d(w, i, q4), y[i].d), _mm256_cvtepi32_ps(p0), s0);
         s1 = _mm256_fmadd_ps(block_scale(wblock_d(w, i + 1, q4), y[i + 1].d),
                              _mm256_cvtepi32_ps(p1), s1);
     }
     if (i < nb) {
-        __m256i p0 = dot_i8x32(load_wblock(w, i, q4),
-                               _mm256_loadu_si256((const __m256i *)y[i].qs));
+        __m256i p0 = dot_block(w, i, &y[i], q4);
         s0 = _mm256_fmadd_ps(block_scale(wblock_d(w, i, q4), y[i].d), _mm256_cvtepi32_ps(p0), s0);
     }
     return hsum_ps(_mm256_add_ps(s0, s1));

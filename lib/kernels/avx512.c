@@ -121,9 +121,23 @@ static inline __m512i join256(__m256i lo, __m256i hi)
 /* Blocks i and i+1: 16 int32 lanes (8 per block) of exact partial sums. */
 static inline __m512i dot_pair(const void *w, const phi_block_q8_0 *y, int64_t i, bool q4)
 {
-    __m512i wv = join256(load_wblock(w, i, q4), load_wblock(w, i + 1, q4));
     __m512i av = join256(_mm256_loadu_si256((const __m256i *)y[i].qs),
                          _mm256_loadu_si256((const __m256i *)y[i + 1].qs));
+    if (q4) {
+        /* The nibbles are already unsigned: Σ(n-8)·a = Σ n·a - Σ 8·a, two
+         * vpdpbusd and no sign trick. Lanes of 16 bytes: [low nibbles of i,
+         * high of i, low of i+1, high of i+1], matching the activations. */
+        const phi_block_q4_0 *x = w;
+        __m256i q = _mm256_set_m128i(_mm_loadu_si128((const __m128i *)x[i + 1].qs),
+                                     _mm_loadu_si128((const __m128i *)x[i].qs));
+        __m512i z = _mm512_inserti64x4(_mm512_castsi256_si512(q), _mm256_srli_epi16(q, 4), 1);
+        z = _mm512_and_si512(_mm512_shuffle_i64x2(z, z, _MM_SHUFFLE(3, 1, 2, 0)),
+                             _mm512_set1_epi8(0x0f));
+        __m512i nsum = _mm512_dpbusd_epi32(_mm512_setzero_si512(), z, av);
+        __m512i osum = _mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_set1_epi8(8), av);
+        return _mm512_sub_epi32(nsum, osum);
+    }
+    __m512i wv = join256(load_wblock(w, i, q4), load_wblock(w, i + 1, q4));
     __m512i sa = _mm512_mask_sub_epi8(av, _mm512_movepi8_mask(wv), _mm512_setzero_si512(), av);
     return _mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_abs_epi8(wv), sa);
 }
