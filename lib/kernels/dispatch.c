@@ -43,8 +43,9 @@ static bool cpu_has(int32_t level)
     case PHI_KERNEL_AVX512:
         __builtin_cpu_init();
         return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-               __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("fma") &&
-               __builtin_cpu_supports("f16c");
+               __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512vnni") &&
+               __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c") &&
+               cpu_has(PHI_KERNEL_AVX2); /* its table is built over the AVX2 one */
 #endif
 #if defined(__aarch64__)
     case PHI_KERNEL_NEON:

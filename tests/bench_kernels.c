@@ -1,0 +1,231 @@
+/* Single-threaded kernel throughput at every kernel level this build and CPU
+ * have: row kernels at Phi-4-mini's row lengths (3072 = n_embd, 8192 = n_ff),
+ * with data in cache, and whole-matrix matvecs with the weights streamed from
+ * memory (the decode bottleneck). GB/s counts the bytes a call reads (and
+ * writes); GFLOP/s counts a multiply-add as 2. Each figure is the best of
+ * several timed batches of about 50 ms. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "kernels/fp16.h"
+#include "kernels/kernels.h"
+#include "kernels/quant_blocks.h"
+#include "phi4.h"
+
+static volatile float sink;
+
+static double now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static uint64_t rng = 0x2545f4914f6cdd1dull;
+
+static uint32_t rand_u32(void)
+{
+    rng ^= rng << 13;
+    rng ^= rng >> 7;
+    rng ^= rng << 17;
+    return (uint32_t)(rng >> 32);
+}
+
+static float rand_f(void)
+{
+    return (float)rand_u32() / 2147483648.0f - 1.0f;
+}
+
+/* What one benchmark calls: kind selects the kernel, the rest is its data. */
+enum kind { VEC_DOT, DOT_F32, AXPY, SCALE, QUANTIZE, MATVEC };
+
+typedef struct {
+    enum kind kind;
+    uint32_t type;      /* weight type (VEC_DOT, MATVEC) or activation type (QUANTIZE) */
+    int64_t n, rows;    /* row length; rows for MATVEC */
+    size_t w_row;       /* bytes per weight row */
+    void *w, *a;
+    float *x, *y;
+} bench;
+
+static void run_once(const phi_kernels *k, bench *b)
+{
+    switch (b->kind) {
+    case VEC_DOT: sink = k->vec_dot[b->type](b->n, b->w, b->a); break;
+    case DOT_F32: sink = k->dot_f32(b->n, b->x, b->y); break;
+    case AXPY: k->axpy_f32(b->n, 1e-3f, b->x, b->y); break;
+    case SCALE: k->scale_f32(b->n, 0.999f, b->y); break;
+    case QUANTIZE: k->quantize_act[b->type](b->x, b->a, b->n); break;
+    case MATVEC:
+        for (int64_t r = 0; r < b->rows; r++)
+            b->y[r] = k->vec_dot[b->type](b->n, (const char *)b->w + r * b->w_row, b->a);
+        break;
+    }
+}
+
+/* Seconds per call, best of 5 batches. */
+static double time_call(const phi_kernels *k, bench *b)
+{
+    long reps = 1;
+    for (;;) {
+        double t0 = now();
+        for (long i = 0; i < reps; i++)
+            run_once(k, b);
+        if (now() - t0 > 0.05)
+            break;
+        reps *= 2;
+    }
+    double best = 1e30;
+    for (int t = 0; t < 5; t++) {
+        double t0 = now();
+        for (long i = 0; i < reps; i++)
+            run_once(k, b);
+        double dt = (now() - t0) / (double)reps;
+        best = dt < best ? dt : best;
+    }
+    return best;
+}
+
+static size_t row_bytes(uint32_t type, int64_t n)
+{
+    size_t r = 0;
+    phi_dtype_row_bytes(type, n, &r);
+    return r;
+}
+
+static void fill_weights(uint32_t type, void *w, size_t bytes, int64_t n, int64_t rows)
+{
+    unsigned char *p = w;
+    for (size_t i = 0; i < bytes; i++)
+        p[i] = (unsigned char)rand_u32();
+    /* give every value or block scale a sane finite number */
+    int64_t count = n * rows;
+    switch (type) {
+    case PHI_DT_F32:
+        for (int64_t i = 0; i < count; i++)
+            ((float *)w)[i] = rand_f();
+        break;
+    case PHI_DT_F16:
+        for (int64_t i = 0; i < count; i++)
+            ((uint16_t *)w)[i] = phi_f32_to_fp16(rand_f());
+        break;
+    case PHI_DT_BF16:
+        for (int64_t i = 0; i < count; i++)
+            ((uint16_t *)w)[i] = phi_f32_to_bf16(rand_f());
+        break;
+    case PHI_DT_Q8_0:
+        for (int64_t i = 0; i < count / PHI_QK8_0; i++)
+            ((phi_block_q8_0 *)w)[i].d = phi_f32_to_fp16(0.01f);
+        break;
+    case PHI_DT_Q4_0:
+        for (int64_t i = 0; i < count / PHI_QK4_0; i++)
+            ((phi_block_q4_0 *)w)[i].d = phi_f32_to_fp16(0.01f);
+        break;
+    }
+}
+
+static const char *type_name(uint32_t t)
+{
+    switch (t) {
+    case PHI_DT_F32: return "f32";
+    case PHI_DT_F16: return "f16";
+    case PHI_DT_BF16: return "bf16";
+    case PHI_DT_Q8_0: return "q8_0";
+    case PHI_DT_Q4_0: return "q4_0";
+    default: return "?";
+    }
+}
+
+/* Sets up one benchmark, times it at every level, prints one line each. */
+static void report(const phi_kernels **levels, int n_levels, enum kind kind, uint32_t type,
+                   int64_t n, int64_t rows)
+{
+    bench b = {.kind = kind, .type = type, .n = n, .rows = rows};
+    b.x = malloc((size_t)n * sizeof(float));
+    b.y = malloc((size_t)(n > rows ? n : rows) * sizeof(float));
+    for (int64_t i = 0; i < n; i++) {
+        b.x[i] = rand_f();
+        b.y[i] = rand_f();
+    }
+    char label[64];
+    double bytes = 0, flops = 2.0 * (double)n * (double)(rows ? rows : 1);
+    int act = kind == QUANTIZE ? (int)type : phi_act_dtype(type);
+    if (kind == VEC_DOT || kind == MATVEC || kind == QUANTIZE) {
+        b.a = malloc(row_bytes((uint32_t)act, n));
+        levels[0]->quantize_act[act](b.x, b.a, n);
+    }
+    switch (kind) {
+    case VEC_DOT:
+    case MATVEC: {
+        int64_t r = kind == MATVEC ? rows : 1;
+        b.w_row = row_bytes(type, n);
+        b.w = malloc(b.w_row * (size_t)r);
+        fill_weights(type, b.w, b.w_row * (size_t)r, n, r);
+        /* MATVEC counts the weights only: they are what streams from memory */
+        bytes = (double)(b.w_row * (size_t)r) + (kind == VEC_DOT ? (double)row_bytes((uint32_t)act, n) : 0);
+        if (kind == VEC_DOT)
+            snprintf(label, sizeof label, "vec_dot %s", type_name(type));
+        else
+            snprintf(label, sizeof label, "matvec %s %lldx%lld", type_name(type), (long long)rows,
+                     (long long)n);
+        break;
+    }
+    case DOT_F32: bytes = 8.0 * (double)n; snprintf(label, sizeof label, "dot_f32"); break;
+    case AXPY: bytes = 12.0 * (double)n; snprintf(label, sizeof label, "axpy_f32"); break;
+    case SCALE:
+        bytes = 8.0 * (double)n;
+        flops = (double)n;
+        snprintf(label, sizeof label, "scale_f32");
+        break;
+    case QUANTIZE:
+        bytes = 4.0 * (double)n + (double)row_bytes(type, n);
+        flops = 0;
+        snprintf(label, sizeof label, "quantize_act %s", type_name(type));
+        break;
+    }
+    double t_scalar = 0;
+    for (int l = 0; l < n_levels; l++) {
+        double t = time_call(levels[l], &b);
+        if (l == 0)
+            t_scalar = t;
+        printf("%-26s n=%-5lld %-7s %10.2f us %8.2f GB/s", label, (long long)n, levels[l]->name,
+               t * 1e6, bytes / t * 1e-9);
+        if (flops > 0)
+            printf(" %8.2f GFLOP/s", flops / t * 1e-9);
+        printf("  x%.1f\n", t_scalar / t);
+    }
+    free(b.x);
+    free(b.y);
+    free(b.w);
+    free(b.a);
+}
+
+int main(void)
+{
+    const phi_kernels *levels[8];
+    int n_levels = 0;
+    phi_err err;
+    for (int32_t l = PHI_KERNEL_SCALAR; l <= PHI_KERNEL_NEON_DOTPROD; l++)
+        if (phi_kernels_get(l, &levels[n_levels], &err) == PHI_OK)
+            n_levels++;
+    printf("single thread; x = speed-up over scalar\n");
+    static const int64_t lens[] = {3072, 8192};
+    static const uint32_t types[] = {PHI_DT_F32, PHI_DT_F16, PHI_DT_BF16, PHI_DT_Q8_0,
+                                     PHI_DT_Q4_0};
+    for (int s = 0; s < 2; s++) {
+        for (int t = 0; t < 5; t++)
+            report(levels, n_levels, VEC_DOT, types[t], lens[s], 0);
+        report(levels, n_levels, DOT_F32, PHI_DT_F32, lens[s], 0);
+        report(levels, n_levels, AXPY, PHI_DT_F32, lens[s], 0);
+        report(levels, n_levels, SCALE, PHI_DT_F32, lens[s], 0);
+        report(levels, n_levels, QUANTIZE, PHI_DT_Q8_0, lens[s], 0);
+    }
+    /* ffn_up (8192 rows of 3072) and ffn_down (3072 rows of 8192) of Phi-4-mini */
+    for (int t = 1; t < 5; t++) {
+        report(levels, n_levels, MATVEC, types[t], 3072, 8192);
+        report(levels, n_levels, MATVEC, types[t], 8192, 3072);
+    }
+    return 0;
+}
