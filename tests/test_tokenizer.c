@@ -395,6 +395,20 @@ static double now(void)
     return ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
+static void time_encode(const phi_tokenizer *t, const char *vocab, const char *what, const char *text,
+                        size_t len)
+{
+    size_t n;
+    double t0 = now();
+    int32_t *ids = encode(t, text, len, false, &n);
+    double dt = now() - t0;
+    printf("%s speed, %s: %zu bytes -> %zu tokens in %.3f s (%.2f MB/s, %.0f tokens/s)\n", vocab, what,
+           len, n, dt, len / dt / 1e6, n / dt);
+    free(ids);
+}
+
+/* 1 MiB of corpus text, and 1 MiB of inputs that make single huge pieces
+ * (the merge loop must not go quadratic). Timed, not asserted. */
 static void test_speed(const phi_tokenizer *t, const char *vocab)
 {
     corpus c;
@@ -406,13 +420,16 @@ static void test_speed(const phi_tokenizer *t, const char *vocab)
         memcpy(text + len, c.items[i].ptr, n);
         len += n;
     }
-    size_t n;
-    double t0 = now();
-    int32_t *ids = encode(t, text, len, false, &n);
-    double dt = now() - t0;
-    printf("%s speed: 1 MiB -> %zu tokens in %.3f s (%.2f MB/s, %.0f tokens/s)\n", vocab, n, dt,
-           len / dt / 1e6, n / dt);
-    free(ids);
+    time_encode(t, vocab, "corpus", text, len);
+    static const char *const repeated[] = {"a", "ab", "A", "\xe4\xb8\xad", " ", "\n", "1", "!"};
+    for (size_t r = 0; r < sizeof repeated / sizeof repeated[0]; r++) {
+        size_t unit = strlen(repeated[r]);
+        for (len = 0; len + unit <= size; len += unit)
+            memcpy(text + len, repeated[r], unit);
+        char what[32];
+        snprintf(what, sizeof what, "\"%s\" repeated", r == 5 ? "\\n" : repeated[r]);
+        time_encode(t, vocab, what, text, len);
+    }
     free(text);
     free(c.text);
     free(c.items);

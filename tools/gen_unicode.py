@@ -88,6 +88,8 @@ def describe(f):
 
 
 def report_differences(node, ucd, version):
+    """Summarise where node and the UCD disagree; the lines also go into the
+    generated file's header."""
     diffs = collections.Counter()
     examples = {}
     for c in range(N_CODEPOINTS):
@@ -96,13 +98,15 @@ def report_differences(node, ucd, version):
             diffs[key] += 1
             examples.setdefault(key, c)
     total = sum(diffs.values())
-    print(f'gen_unicode: node vs UCD {version}: {total} code points differ', file=sys.stderr)
+    lines = [f'node vs UCD {version}: {total} code points differ']
     for (was, now), n in diffs.most_common():
-        print(f'  UCD {was:>8} -> node {now:<8} {n:6} code points (e.g. U+{examples[(was, now)]:04X})',
-              file=sys.stderr)
+        lines.append(f'  UCD {was:>4} -> node {now:<4} {n:5} code points (e.g. U+{examples[(was, now)]:04X})')
+    for line in lines:
+        print('gen_unicode: ' + line, file=sys.stderr)
+    return lines
 
 
-def emit(flags, source_note, out_path):
+def emit(flags, source_note, out_path, notes=()):
     blocks, index, seen = [], [], {}
     for start in range(0, N_CODEPOINTS, BLOCK):
         block = tuple(flags[start:start + BLOCK])
@@ -115,7 +119,9 @@ def emit(flags, source_note, out_path):
         f' * Source: {source_note}',
         ' * Command: /usr/bin/python3 tools/gen_unicode.py',
         ' * Flags per code point (bits as in unicode.h): Lu Ll Lt Lm Lo M N SPACE,',
-        ' * where SPACE is ECMAScript\'s \\s. Unassigned code points have no flags. */',
+        ' * where SPACE is ECMAScript\'s \\s. Unassigned code points have no flags.',
+        *(' * ' + line for line in notes),
+        ' */',
         '#include "text/unicode.h"',
         '',
         f'const uint16_t phi_unicode_block_index[{len(index)}] = {{',
@@ -148,9 +154,9 @@ def main():
         emit(ucd, f'Unicode {version} UnicodeData.txt + PropList.txt ({UCD_DIR})', args.o)
         return
     node, header = flags_from_node()
-    report_differences(node, ucd, version)
+    notes = report_differences(node, ucd, version)
     emit(node, f'{header} (the js-tiktoken reference engine), '
-               f'cross-checked against Debian UCD {version}', args.o)
+               f'cross-checked against Debian UCD {version}', args.o, notes)
 
 
 if __name__ == '__main__':
