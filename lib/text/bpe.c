@@ -116,24 +116,10 @@ int phi_bpe_init(phi_bpe *b, const phi_mem *mem, const phi_pieces *pieces, const
     return PHI_OK;
 }
 
-void phi_bpe_add_merge(phi_bpe *b, int32_t left, int32_t right, int32_t rank)
+void phi_bpe_add_merge(phi_bpe *b, int32_t left, int32_t right, int32_t merged, int32_t rank)
 {
     phi_pair_slot *s = (phi_pair_slot *)find_pair(b, left, right);
-    if (s->key != EMPTY_PAIR)
-        return;
-    size_t nl, nr;
-    const uint8_t *l = piece_of(b->pieces, left, &nl);
-    const uint8_t *r = piece_of(b->pieces, right, &nr);
-    uint8_t stack_buf[256];
-    uint8_t *joined = nl + nr <= sizeof stack_buf ? stack_buf : phi_alloc(&b->mem, nl + nr);
-    if (!joined)
-        return; /* cannot happen for real vocabularies; the merge is then inert */
-    memcpy(joined, l, nl);
-    memcpy(joined + nl, r, nr);
-    int32_t merged = phi_bpe_lookup(b, joined, nl + nr);
-    if (joined != stack_buf)
-        phi_free(&b->mem, joined);
-    if (merged >= 0)
+    if (s->key == EMPTY_PAIR)
         *s = (phi_pair_slot){(uint64_t)(uint32_t)left << 32 | (uint32_t)right, rank, merged};
 }
 

@@ -33,9 +33,9 @@ typedef struct phi_bpe {
  * first of equal spellings wins). Every single byte must be such a token. */
 int phi_bpe_init(phi_bpe *b, const phi_mem *mem, const phi_pieces *pieces, const bool *is_bpe,
                  uint64_t n_merges, phi_err *err);
-/* Register merge `left right` (token ids) with the next rank; merges of
- * pairs already known, or whose concatenation is no token, are ignored. */
-void phi_bpe_add_merge(phi_bpe *b, int32_t left, int32_t right, int32_t rank);
+/* Register the merge of tokens left and right into token merged, with the
+ * given rank (lower merges first). A pair already known keeps its rank. */
+void phi_bpe_add_merge(phi_bpe *b, int32_t left, int32_t right, int32_t merged, int32_t rank);
 void phi_bpe_free(phi_bpe *b);
 
 /* The id of the token spelling bytes[0..len) exactly, or -1. */

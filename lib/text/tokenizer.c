@@ -74,7 +74,8 @@ static int build_pieces(phi_tokenizer *t, const phi_vocab_desc *d, bool *is_bpe,
 }
 
 /* Merges are "left right" in GPT-2 form, split at the first space after
- * the first byte (a left side may itself be a space character). */
+ * the first byte (a left side may itself be a space character). Both sides
+ * are decoded next to each other, so the buffer then holds the merged token. */
 static int add_merges(phi_tokenizer *t, const phi_vocab_desc *d, phi_err *err)
 {
     size_t longest = 1;
@@ -93,15 +94,15 @@ static int add_merges(phi_tokenizer *t, const phi_vocab_desc *d, phi_err *err)
         while (sp < len && m[sp] != ' ')
             sp++;
         size_t nl, nr;
-        if (sp >= len || !phi_gpt2_decode(m, sp, buf, &nl))
+        if (sp >= len || !phi_gpt2_decode(m, sp, buf, &nl) ||
+            !phi_gpt2_decode(m + sp + 1, len - sp - 1, buf + nl, &nr))
             continue;
         int32_t left = phi_bpe_lookup(&t->bpe, buf, nl);
-        if (!phi_gpt2_decode(m + sp + 1, len - sp - 1, buf, &nr))
-            continue;
-        int32_t right = phi_bpe_lookup(&t->bpe, buf, nr);
-        /* Merges that name no token can never fire; like llama.cpp, skip them. */
-        if (left >= 0 && right >= 0)
-            phi_bpe_add_merge(&t->bpe, left, right, (int32_t)i);
+        int32_t right = phi_bpe_lookup(&t->bpe, buf + nl, nr);
+        int32_t merged = phi_bpe_lookup(&t->bpe, buf, nl + nr);
+        /* A merge that names no token can never fire; like llama.cpp, skip it. */
+        if (left >= 0 && right >= 0 && merged >= 0)
+            phi_bpe_add_merge(&t->bpe, left, right, merged, (int32_t)i);
     }
     phi_free(&t->mem, buf);
     return PHI_OK;

@@ -20,9 +20,8 @@
 static phi_mem mem;
 static phi_tokenizer *tokenizers[2];
 
-/* The fixture vocabulary format of tools/tokenizer-fixtures/gen_fixtures.js;
- * the file's text stays allocated for the process's life (the strings point
- * into it). */
+/* The fixture vocabulary format of tools/tokenizer-fixtures/gen_fixtures.js.
+ * The tokenizer copies what it needs, so the file's text goes right after. */
 static phi_tokenizer *load(const char *dir, const char *name)
 {
     char path[4096];
@@ -71,7 +70,7 @@ static phi_tokenizer *load(const char *dir, const char *name)
         fprintf(stderr, "%s: %s\n", name, err.msg);
         abort();
     }
-    free(tokens), free(types), free(merges);
+    free(tokens), free(types), free(merges), free(text);
     return t;
 }
 
