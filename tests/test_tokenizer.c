@@ -1,0 +1,533 @@
+/* Tokenizer tests against fixtures made by js-tiktoken, the reference
+ * (tools/tokenizer-fixtures/gen_fixtures.js): every corpus string must encode
+ * to exactly the reference ids, and everything must round-trip.
+ * Usage: test_tokenizer FIXTURE_DIR */
+#define _POSIX_C_SOURCE 200809L /* clock_gettime */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "check.h"
+#include "core/mem.h"
+#include "phi4.h"
+#include "text/tokenizer.h"
+#include "text/unicode.h"
+#include "text/utf8_stream.h"
+
+static const char *fixture_dir;
+static phi_mem mem;
+
+/* ---- fixture files ---- */
+
+static char *read_file(const char *name, size_t *len)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s/%s", fixture_dir, name);
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        fprintf(stderr, "cannot open %s\n", path);
+        exit(2);
+    }
+    fseek(f, 0, SEEK_END);
+    long size = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *buf = malloc((size_t)size + 1);
+    if (!buf || fread(buf, 1, (size_t)size, f) != (size_t)size) {
+        fprintf(stderr, "cannot read %s\n", path);
+        exit(2);
+    }
+    fclose(f);
+    buf[size] = 0;
+    *len = (size_t)size;
+    return buf;
+}
+
+/* Cut the next line off *p (the newline is replaced by NUL). */
+static char *next_line(char **p)
+{
+    char *line = *p, *nl = strchr(line, '\n');
+    if (nl) {
+        *nl = 0;
+        *p = nl + 1;
+    } else {
+        *p = line + strlen(line);
+    }
+    return line;
+}
+
+typedef struct vocab_file {
+    char *text;
+    char pre[32];
+    phi_str *tokens, *merges;
+    int32_t *types;
+    phi_vocab_desc desc;
+} vocab_file;
+
+static void load_vocab(vocab_file *v, const char *name)
+{
+    size_t len;
+    char *p = v->text = read_file(name, &len);
+    long long n_tokens = 0, n_merges = 0;
+    if (sscanf(next_line(&p), "pre %31s", v->pre) != 1 || sscanf(next_line(&p), "tokens %lld", &n_tokens) != 1) {
+        fprintf(stderr, "%s: bad header\n", name);
+        exit(2);
+    }
+    v->tokens = calloc((size_t)n_tokens, sizeof *v->tokens);
+    v->types = calloc((size_t)n_tokens, sizeof *v->types);
+    for (long long i = 0; i < n_tokens; i++) {
+        char *line = next_line(&p);
+        v->types[i] = atoi(line);
+        const char *tok = strchr(line, ' ') + 1;
+        v->tokens[i] = (phi_str){tok, strlen(tok)};
+    }
+    if (sscanf(next_line(&p), "merges %lld", &n_merges) != 1) {
+        fprintf(stderr, "%s: bad merges header\n", name);
+        exit(2);
+    }
+    v->merges = calloc((size_t)n_merges, sizeof *v->merges);
+    for (long long i = 0; i < n_merges; i++) {
+        char *line = next_line(&p);
+        v->merges[i] = (phi_str){line, strlen(line)};
+    }
+    v->desc = (phi_vocab_desc){{v->pre, strlen(v->pre)}, v->tokens, n_tokens, v->types, v->merges, n_merges};
+}
+
+static void free_vocab(vocab_file *v)
+{
+    free(v->text);
+    free(v->tokens);
+    free(v->types);
+    free(v->merges);
+}
+
+typedef struct corpus {
+    char *text;
+    phi_str *items;
+    size_t n;
+} corpus;
+
+static void load_corpus(corpus *c, const char *name)
+{
+    size_t len;
+    c->text = read_file(name, &len);
+    size_t cap = 1024;
+    c->items = malloc(cap * sizeof *c->items);
+    c->n = 0;
+    for (char *p = c->text; p < c->text + len;) {
+        char *end;
+        unsigned long n = strtoul(p, &end, 10);
+        if (c->n == cap)
+            c->items = realloc(c->items, (cap *= 2) * sizeof *c->items);
+        c->items[c->n++] = (phi_str){end + 1, n};
+        p = end + 1 + n + 1;
+    }
+}
+
+/* Expected ids: one line per corpus item. */
+typedef struct expected {
+    char *text;
+    char **lines;
+    size_t n;
+} expected;
+
+static void load_expected(expected *e, const char *name)
+{
+    size_t len;
+    char *p = e->text = read_file(name, &len);
+    size_t cap = 1024;
+    e->lines = malloc(cap * sizeof *e->lines);
+    e->n = 0;
+    while (*p) {
+        if (e->n == cap)
+            e->lines = realloc(e->lines, (cap *= 2) * sizeof *e->lines);
+        e->lines[e->n++] = next_line(&p);
+    }
+}
+
+static size_t parse_ids(const char *line, int32_t *ids, size_t cap)
+{
+    size_t n = 0;
+    for (char *end; *line; line = end) {
+        long id = strtol(line, &end, 10);
+        if (end == line)
+            break;
+        if (n < cap)
+            ids[n] = (int32_t)id;
+        n++;
+    }
+    return n;
+}
+
+/* ---- helpers ---- */
+
+static int32_t *encode(const phi_tokenizer *t, const char *s, size_t len, bool special, size_t *n)
+{
+    size_t cap = len + 8;
+    int32_t *ids = malloc(cap * sizeof *ids);
+    phi_err err = {0};
+    int rc = phi_tokenizer_encode(t, s, len, special, ids, cap, n, &err);
+    if (rc != PHI_OK)
+        fprintf(stderr, "encode failed: %s\n", err.msg);
+    CHECK_EQ(rc, PHI_OK);
+    return ids;
+}
+
+static uint8_t *decode(const phi_tokenizer *t, const int32_t *ids, size_t n, size_t *len)
+{
+    size_t need = 0;
+    phi_err err = {0};
+    int rc = phi_tokenizer_decode(t, ids, n, NULL, 0, &need, &err);
+    CHECK(rc == PHI_OK || rc == PHI_E_BUFFER_TOO_SMALL);
+    uint8_t *out = malloc(need + 1);
+    CHECK_EQ(phi_tokenizer_decode(t, ids, n, out, need, len, &err), PHI_OK);
+    return out;
+}
+
+static void print_mismatch(const char *what, size_t index, phi_str s, const int32_t *got, size_t n_got,
+                           const char *want)
+{
+    fprintf(stderr, "%s: string %zu (%llu bytes) differs\n  text: ", what, index, (unsigned long long)s.len);
+    for (size_t i = 0; i < s.len && i < 200; i++)
+        fprintf(stderr, (uint8_t)s.ptr[i] >= 0x20 && (uint8_t)s.ptr[i] < 0x7f ? "%c" : "\\x%02x",
+                (uint8_t)s.ptr[i]);
+    fprintf(stderr, "\n  want: %.300s\n  got: ", want);
+    for (size_t i = 0; i < n_got && i < 60; i++)
+        fprintf(stderr, " %d", got[i]);
+    fprintf(stderr, "\n");
+}
+
+/* Compare every corpus string's ids with the reference and round-trip it. */
+static void test_corpus(const phi_tokenizer *t, const char *vocab, const char *corpus_name,
+                        const char *expected_name, bool special)
+{
+    corpus c;
+    expected e;
+    load_corpus(&c, corpus_name);
+    load_expected(&e, expected_name);
+    CHECK_EQ(c.n, e.n);
+    size_t matched = 0, round_tripped = 0, mismatches_shown = 0, n_tokens = 0;
+    for (size_t i = 0; i < c.n && i < e.n; i++) {
+        size_t n;
+        int32_t *ids = encode(t, c.items[i].ptr, c.items[i].len, special, &n);
+        int32_t *want = malloc((strlen(e.lines[i]) + 1) * sizeof *want);
+        size_t n_want = parse_ids(e.lines[i], want, strlen(e.lines[i]) + 1);
+        bool same = n == n_want && memcmp(ids, want, n * sizeof *ids) == 0;
+        matched += same;
+        if (!same && mismatches_shown++ < 5)
+            print_mismatch(vocab, i, c.items[i], ids, n, e.lines[i]);
+        size_t len;
+        uint8_t *back = decode(t, ids, n, &len);
+        round_tripped += len == c.items[i].len && memcmp(back, c.items[i].ptr, len) == 0;
+        n_tokens += n;
+        free(back);
+        free(want);
+        free(ids);
+    }
+    printf("%s %s: %zu/%zu strings match the reference (%zu tokens), %zu/%zu round-trip\n", vocab,
+           corpus_name, matched, c.n, n_tokens, round_tripped, c.n);
+    CHECK_EQ(matched, c.n);
+    CHECK_EQ(round_tripped, c.n);
+    free(c.text);
+    free(c.items);
+    free(e.text);
+    free(e.lines);
+}
+
+static uint64_t rng = 0x9e3779b97f4a7c15u;
+static uint32_t next_random(void)
+{
+    rng ^= rng << 13, rng ^= rng >> 7, rng ^= rng << 17; /* xorshift64 */
+    return (uint32_t)(rng >> 16);
+}
+
+static bool valid_utf8(const uint8_t *s, size_t n)
+{
+    for (size_t i = 0, len; i < n; i += len)
+        if (phi_utf8_decode(s + i, n - i, &len) == PHI_UTF8_INVALID)
+            return false;
+    return true;
+}
+
+/* Stream bytes through phi_utf8_stream in pieces cut at random points. */
+static uint8_t *stream_text(const uint8_t *bytes, size_t n, bool random_splits, size_t *out_len)
+{
+    uint8_t *out = malloc(PHI_UTF8_STREAM_MAX_OUT(n));
+    phi_utf8_stream s;
+    phi_utf8_stream_init(&s);
+    size_t w = 0;
+    for (size_t at = 0; at < n;) {
+        size_t step = random_splits ? 1 + next_random() % 5 : n;
+        if (step > n - at)
+            step = n - at;
+        w += phi_utf8_stream_feed(&s, bytes + at, step, out + w);
+        at += step;
+    }
+    w += phi_utf8_stream_flush(&s, out + w);
+    *out_len = w;
+    return out;
+}
+
+/* ---- tests ---- */
+
+static void test_streaming(const phi_tokenizer *t)
+{
+    corpus c;
+    load_corpus(&c, "corpus.txt");
+    size_t same = 0, tested = 0;
+    for (size_t i = 0; i < c.n; i += 7) {
+        size_t n, len, whole_len, split_len;
+        int32_t *ids = encode(t, c.items[i].ptr, c.items[i].len, false, &n);
+        uint8_t *bytes = decode(t, ids, n, &len);
+        uint8_t *whole = stream_text(bytes, len, false, &whole_len);
+        /* Feed token by token too, as generation does. */
+        uint8_t *split = stream_text(bytes, len, true, &split_len);
+        same += whole_len == split_len && memcmp(whole, split, whole_len) == 0 &&
+                whole_len == c.items[i].len && memcmp(whole, c.items[i].ptr, whole_len) == 0;
+        tested++;
+        free(ids), free(bytes), free(whole), free(split);
+    }
+    printf("streaming decode: %zu/%zu random splittings equal the whole text\n", same, tested);
+    CHECK_EQ(same, tested);
+    free(c.text);
+    free(c.items);
+
+    /* Ill-formed input: replaced, never passed on, independent of splits. */
+    static const struct { const char *in, *out; } cases[] = {
+        {"a\x80z", "a\xEF\xBF\xBDz"},
+        {"\xE2\x82", "\xEF\xBF\xBD"},                          /* truncated at the end */
+        {"\xE2\x82z", "\xEF\xBF\xBDz"},                         /* one maximal subpart */
+        {"\xF0\x9F\x98\x80", "\xF0\x9F\x98\x80"},
+        {"\xED\xA0\x80", "\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD"}, /* surrogate */
+        {"\xC0\xAF", "\xEF\xBF\xBD\xEF\xBF\xBD"},                /* overlong */
+        {"\xF4\x90\x80\x80", "\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD"},
+        {"\xF0\x9F\x98", "\xEF\xBF\xBD"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        for (int split = 0; split < 2; split++) {
+            size_t len;
+            uint8_t *out = stream_text((const uint8_t *)cases[i].in, strlen(cases[i].in), split, &len);
+            CHECK(len == strlen(cases[i].out) && memcmp(out, cases[i].out, len) == 0);
+            free(out);
+        }
+    }
+}
+
+static void test_specials(const phi_tokenizer *t, const char *text, int32_t id)
+{
+    size_t n;
+    int32_t *ids = encode(t, text, strlen(text), true, &n);
+    CHECK(n == 1 && ids[0] == id);
+    free(ids);
+    ids = encode(t, text, strlen(text), false, &n);
+    CHECK(n > 1);
+    for (size_t i = 0; i < n; i++)
+        CHECK(ids[i] != id);
+    free(ids);
+}
+
+static void test_buffer_too_small(const phi_tokenizer *t)
+{
+    const char *text = "Hello, world! How's it going?";
+    size_t n_all, n;
+    int32_t *all = encode(t, text, strlen(text), false, &n_all);
+    int32_t some[4];
+    phi_err err = {0};
+    CHECK_EQ(phi_tokenizer_encode(t, text, strlen(text), false, NULL, 0, &n, &err), PHI_E_BUFFER_TOO_SMALL);
+    CHECK_EQ(n, n_all);
+    CHECK_EQ(phi_tokenizer_encode(t, text, strlen(text), false, some, 4, &n, &err), PHI_E_BUFFER_TOO_SMALL);
+    CHECK_EQ(n, n_all);
+    CHECK(memcmp(some, all, sizeof some) == 0);
+    uint8_t bytes[8];
+    CHECK_EQ(phi_tokenizer_decode(t, all, n_all, bytes, sizeof bytes, &n, &err), PHI_E_BUFFER_TOO_SMALL);
+    CHECK_EQ(n, strlen(text));
+    int32_t bad = (int32_t)phi_tokenizer_n_tokens(t);
+    CHECK_EQ(phi_tokenizer_decode(t, &bad, 1, bytes, sizeof bytes, &n, &err), PHI_E_INVALID_ARG);
+    const uint8_t *piece;
+    size_t len;
+    CHECK_EQ(phi_tokenizer_piece(t, -1, &piece, &len), PHI_E_INVALID_ARG);
+    CHECK_EQ(phi_tokenizer_piece(t, bad, &piece, &len), PHI_E_INVALID_ARG);
+    free(all);
+}
+
+/* Random bytes, mostly not UTF-8: must encode, and decode to the same. */
+static void test_invalid_utf8(const phi_tokenizer *t, const char *vocab)
+{
+    size_t ok = 0, tried = 0;
+    static const char *alphabet[] = {"\x80", "\xff", "\xc3", "\xe2\x82", "\xf0\x9f\x98", "\xed\xa0\x80",
+                                     "\xc0\xaf", "a", " ", "'s", "\n", "\xc3\xa9", "1", "<|endoftext|>",
+                                     "<|im_start|>", "<|end|>", "<|", "\r\n", "\xe4\xb8\xad"};
+    for (int round = 0; round < 3000; round++) {
+        uint8_t buf[256];
+        size_t len = 0, target = next_random() % 200;
+        while (len < target) {
+            if (next_random() % 3 == 0) {
+                buf[len++] = (uint8_t)next_random();
+            } else {
+                const char *a = alphabet[next_random() % (sizeof alphabet / sizeof alphabet[0])];
+                size_t n = strlen(a);
+                if (len + n > sizeof buf)
+                    break;
+                memcpy(buf + len, a, n);
+                len += n;
+            }
+        }
+        for (int special = 0; special < 2; special++) {
+            size_t n, back_len, text_len;
+            int32_t *ids = encode(t, (const char *)buf, len, special, &n);
+            uint8_t *back = decode(t, ids, n, &back_len);
+            ok += back_len == len && memcmp(back, buf, len) == 0;
+            uint8_t *text = stream_text(back, back_len, true, &text_len);
+            CHECK(valid_utf8(text, text_len));
+            tried++;
+            free(ids), free(back), free(text);
+        }
+    }
+    printf("%s invalid UTF-8: %zu/%zu random byte strings round-trip\n", vocab, ok, tried);
+    CHECK_EQ(ok, tried);
+}
+
+static double now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+static void time_encode(const phi_tokenizer *t, const char *vocab, const char *what, const char *text,
+                        size_t len)
+{
+    size_t n;
+    double t0 = now();
+    int32_t *ids = encode(t, text, len, false, &n);
+    double dt = now() - t0;
+    printf("%s speed, %s: %zu bytes -> %zu tokens in %.3f s (%.2f MB/s, %.0f tokens/s)\n", vocab, what,
+           len, n, dt, len / dt / 1e6, n / dt);
+    free(ids);
+}
+
+/* 1 MiB of corpus text, and 1 MiB of inputs that make single huge pieces
+ * (the merge loop must not go quadratic). Timed, not asserted. */
+static void test_speed(const phi_tokenizer *t, const char *vocab)
+{
+    corpus c;
+    load_corpus(&c, "corpus.txt");
+    size_t size = 1 << 20, len = 0;
+    char *text = malloc(size);
+    for (size_t i = 0; len < size; i = (i + 1) % c.n) {
+        size_t n = c.items[i].len < size - len ? c.items[i].len : size - len;
+        memcpy(text + len, c.items[i].ptr, n);
+        len += n;
+    }
+    time_encode(t, vocab, "corpus", text, len);
+    static const char *const repeated[] = {"a", "ab", "A", "\xe4\xb8\xad", " ", "\n", "1", "!"};
+    for (size_t r = 0; r < sizeof repeated / sizeof repeated[0]; r++) {
+        size_t unit = strlen(repeated[r]);
+        for (len = 0; len + unit <= size; len += unit)
+            memcpy(text + len, repeated[r], unit);
+        char what[32];
+        snprintf(what, sizeof what, "\"%s\" repeated", r == 5 ? "\\n" : repeated[r]);
+        time_encode(t, vocab, what, text, len);
+    }
+    free(text);
+    free(c.text);
+    free(c.items);
+}
+
+static void test_unsupported(const vocab_file *v)
+{
+    phi_vocab_desc d = v->desc;
+    d.pre = (phi_str){"qwen2", 5};
+    phi_tokenizer *t;
+    phi_err err = {0};
+    CHECK_EQ(phi_tokenizer_new(&mem, &d, &t, &err), PHI_E_UNSUPPORTED);
+    CHECK(strstr(err.msg, "'qwen2'") != NULL);
+    CHECK(t == NULL);
+}
+
+/* An allocator that fails after a countdown, to walk every failure path. */
+static int allocs_left;
+static void *failing_alloc(void *user, size_t size, size_t align)
+{
+    (void)user;
+    if (allocs_left-- <= 0)
+        return NULL;
+    return aligned_alloc(align, (size + align - 1) / align * align);
+}
+static void plain_free(void *user, void *p) { (void)user, free(p); }
+
+static void test_allocation_failures(const vocab_file *v)
+{
+    phi_mem failing = {NULL, failing_alloc, plain_free};
+    int failures = 0;
+    for (int budget = 0;; budget++) {
+        allocs_left = budget;
+        phi_tokenizer *t = NULL;
+        phi_err err = {0};
+        int rc = phi_tokenizer_new(&failing, &v->desc, &t, &err);
+        if (rc == PHI_OK) {
+            size_t n;
+            int32_t ids[64];
+            allocs_left = 0; /* encode's scratch cannot be had either */
+            CHECK_EQ(phi_tokenizer_encode(t, "hello world", 11, false, ids, 64, &n, &err), PHI_E_NOMEM);
+            phi_tokenizer_free(t);
+            break;
+        }
+        CHECK_EQ(rc, PHI_E_NOMEM);
+        CHECK(t == NULL);
+        failures++;
+    }
+    printf("allocation failures: %d failure points handled\n", failures);
+    CHECK(failures > 0);
+}
+
+static void run_vocab(const char *name, const char *vocab_file_name, const char *specials[],
+                      const int32_t special_ids[], size_t n_specials)
+{
+    vocab_file v;
+    load_vocab(&v, vocab_file_name);
+    phi_tokenizer *t;
+    phi_err err = {0};
+    double t0 = now();
+    int rc = phi_tokenizer_new(&mem, &v.desc, &t, &err);
+    if (rc != PHI_OK) {
+        fprintf(stderr, "%s: %s\n", name, err.msg);
+        CHECK_EQ(rc, PHI_OK);
+        free_vocab(&v);
+        return;
+    }
+    printf("%s: built from %lld tokens and %lld merges in %.3f s\n", name, (long long)v.desc.n_tokens,
+           (long long)v.desc.n_merges, now() - t0);
+    char expected_name[64];
+    snprintf(expected_name, sizeof expected_name, "%s.expected", name);
+    test_corpus(t, name, "corpus.txt", expected_name, false);
+    snprintf(expected_name, sizeof expected_name, "%s.special.expected", name);
+    test_corpus(t, name, "corpus_special.txt", expected_name, true);
+    for (size_t i = 0; i < n_specials; i++)
+        test_specials(t, specials[i], special_ids[i]);
+    test_buffer_too_small(t);
+    test_invalid_utf8(t, name);
+    test_streaming(t);
+    test_speed(t, name);
+    test_unsupported(&v);
+    if (strcmp(name, "cl100k") == 0)
+        test_allocation_failures(&v);
+    phi_tokenizer_free(t);
+    free_vocab(&v);
+}
+
+int main(int argc, char **argv)
+{
+    fixture_dir = argc > 1 ? argv[1] : "tests/fixtures/tokenizer";
+    phi_mem_init_default(&mem);
+    static const char *phi4_specials[] = {"<|endoftext|>", "<|im_start|>", "<|im_end|>", "<|im_sep|>",
+                                          "<|endofprompt|>", "<|dummy_85|>"};
+    static const int32_t phi4_ids[] = {100257, 100264, 100265, 100266, 100276, 100349};
+    static const char *mini_specials[] = {"<|endoftext|>", "<|end|>", "<|user|>", "<|assistant|>",
+                                          "<|tool_call|>", "<|tag|>"};
+    static const int32_t mini_ids[] = {199999, 200020, 200021, 200019, 200025, 200028};
+    run_vocab("cl100k", "cl100k.vocab", phi4_specials, phi4_ids, 6);
+    run_vocab("o200k", "o200k.vocab", mini_specials, mini_ids, 6);
+    return check_report("test_tokenizer");
+}
