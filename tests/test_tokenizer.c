@@ -314,6 +314,37 @@ static void test_streaming(const phi_tokenizer *t)
     }
 }
 
+static size_t unhex(const char *hex, uint8_t *out)
+{
+    size_t n = 0;
+    for (unsigned v; sscanf(hex, "%2x", &v) == 1 && hex[0] != ' '; hex += 2)
+        out[n++] = (uint8_t)v;
+    return n;
+}
+
+/* The replacement rule against TextDecoder's, for whole and split feeds. */
+static void test_replacement_like_text_decoder(void)
+{
+    size_t len;
+    char *text = read_file("utf8_replacement.txt", &len), *p = text;
+    size_t same = 0, tested = 0;
+    while (*p) {
+        char *line = next_line(&p), *space = strchr(line, ' ');
+        uint8_t in[64], want[256];
+        size_t n_in = unhex(line, in), n_want = unhex(space + 1, want);
+        for (int split = 0; split < 2; split++) {
+            size_t n_got;
+            uint8_t *got = stream_text(in, n_in, split, &n_got);
+            same += n_got == n_want && memcmp(got, want, n_got) == 0;
+            tested++;
+            free(got);
+        }
+    }
+    printf("U+FFFD replacement: %zu/%zu byte strings stream like TextDecoder\n", same, tested);
+    CHECK_EQ(same, tested);
+    free(text);
+}
+
 static void test_specials(const phi_tokenizer *t, const char *text, int32_t id)
 {
     size_t n;
@@ -529,5 +560,6 @@ int main(int argc, char **argv)
     static const int32_t mini_ids[] = {199999, 200020, 200021, 200019, 200025, 200028};
     run_vocab("cl100k", "cl100k.vocab", phi4_specials, phi4_ids, 6);
     run_vocab("o200k", "o200k.vocab", mini_specials, mini_ids, 6);
+    test_replacement_like_text_decoder();
     return check_report("test_tokenizer");
 }

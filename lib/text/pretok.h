@@ -24,9 +24,14 @@ typedef enum phi_pretok_kind {
     PHI_PRETOK_O200K,
 } phi_pretok_kind;
 
-/* The contractions are case-insensitive over ASCII only, as js-tiktoken
- * spells them out ('s|'S|...|'LL|...); Rust tiktoken's (?i:) would also
- * fold U+017F (long s) into 's. */
+/* The reference is js-tiktoken on node 20 (V8 + ICU, Unicode 17.0), and
+ * where the regex engines of other implementations read the patterns
+ * differently, this follows it:
+ * - contractions are case-insensitive over ASCII only, as js-tiktoken spells
+ *   them out ('s|'S|...|'LL|...); Rust's (?i:) would also take "'\u017F";
+ * - \s is ECMAScript's: U+FEFF is a space, U+0085 is not (Unicode
+ *   White_Space, which Rust uses, says the opposite);
+ * - letters, marks and numbers are Unicode 17.0's. */
 
 /* Byte length (>= 1) of the piece starting at text[pos], pos < len, where
  * text[0..len) is the whole chunk (lookahead stops at len). */

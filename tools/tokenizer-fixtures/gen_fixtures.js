@@ -4,6 +4,8 @@
 //   tests/fixtures/tokenizer/corpus_special.txt    strings with special tokens
 //   tests/fixtures/tokenizer/{cl100k,o200k}.expected          ids, plain text
 //   tests/fixtures/tokenizer/{cl100k,o200k}.special.expected  ids, specials parsed
+//   tests/fixtures/tokenizer/utf8_replacement.txt  "<bytes hex> <TextDecoder output hex>"
+//     per line: how ill-formed UTF-8 becomes U+FFFD (the streaming decoder's rule)
 // Usage (from this directory, after `npm install`): node gen_fixtures.js
 //
 // Vocabulary file format (UTF-8, one item per line):
@@ -328,6 +330,21 @@ function writeExpected(file, enc, strings, allowSpecial) {
   fs.writeFileSync(path.join(OUT, file), lines.join('\n') + '\n');
 }
 
+// Short byte strings, mostly ill-formed, with what TextDecoder makes of them.
+function writeReplacementCases(count) {
+  const decoder = new TextDecoder('utf-8');
+  const interesting = [0x80, 0x8f, 0x90, 0x9f, 0xa0, 0xbf, 0xc0, 0xc1, 0xc2, 0xdf, 0xe0, 0xe1, 0xed, 0xef, 0xf0,
+    0xf4, 0xf5, 0xff, 0x41, 0x0a];
+  const lines = [];
+  for (let i = 0; i < count; i++) {
+    const bytes = Buffer.from(Array.from({ length: int(0, 12) },
+      () => (random() < 0.7 ? pick(interesting) : int(0, 255))));
+    const text = Buffer.from(decoder.decode(bytes), 'utf8');
+    lines.push(`${bytes.toString('hex')} ${text.toString('hex')}`);
+  }
+  fs.writeFileSync(path.join(OUT, 'utf8_replacement.txt'), lines.join('\n') + '\n');
+}
+
 function main() {
   fs.mkdirSync(OUT, { recursive: true });
   const sources = {
@@ -358,6 +375,7 @@ function main() {
   const phi4 = phi4Specials(), mini = phi4MiniSpecials();
   const specialTexts = specialCorpus(200, phi4).concat(specialCorpus(200, mini));
   writeCorpus('corpus_special.txt', specialTexts);
+  writeReplacementCases(3000);
 
   for (const [file, rankName, pre, specials] of [['cl100k', 'cl100k_base', 'dbrx', phi4],
     ['o200k', 'o200k_base', 'gpt-4o', mini]]) {
