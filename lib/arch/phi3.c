@@ -64,11 +64,16 @@ static bool get_int(const phi_source *src, const char *key, bool required, int64
     return true;
 }
 
-static bool get_float(const phi_source *src, const char *key, double *out, phi_err *err)
+static bool get_float(const phi_source *src, const char *key, bool required, double *out,
+                      phi_err *err)
 {
     char full[128];
     snprintf(full, sizeof full, "phi3.%s", key);
-    return phi_meta_float(src, full, out, err) || !err->code;
+    if (phi_meta_float(src, full, out, err))
+        return true;
+    if (!err->code && required)
+        phi_err_set(err, PHI_E_FORMAT, "missing required metadata '%s'", full);
+    return !err->code;
 }
 
 /* A tensor that must exist with exactly the given shape and a type the
@@ -106,7 +111,7 @@ static const phi_tensor *bind(const phi_model *m, const phi_kernels *k, const ch
 }
 
 /* Vectors are converted to float once: they are tiny, read on every token,
- * and may be stored as F16 or at a misaligned offset. */
+ * and may be stored in any type the kernels can convert (F16 in some files). */
 static bool bind_vector(const phi_model *m, const phi_kernels *k, const char *name, int64_t n,
                         bool required, float *dst, bool *found, phi_err *err)
 {
@@ -162,14 +167,9 @@ static bool read_hparams(phi_model *m, phi3_weights *w, phi_err *err)
         return false;
 
     double eps = 0, base = 10000.0, attn_factor = 1.0;
-    if (!get_float(src, "attention.layer_norm_rms_epsilon", &eps, err))
-        return false;
-    if (!phi_source_meta(src, "phi3.attention.layer_norm_rms_epsilon"))
-        return phi_err_set(err, PHI_E_FORMAT,
-                           "missing required metadata 'phi3.attention.layer_norm_rms_epsilon'"),
-               false;
-    if (!get_float(src, "rope.freq_base", &base, err) ||
-        !get_float(src, "rope.scaling.attn_factor", &attn_factor, err))
+    if (!get_float(src, "attention.layer_norm_rms_epsilon", true, &eps, err) ||
+        !get_float(src, "rope.freq_base", false, &base, err) ||
+        !get_float(src, "rope.scaling.attn_factor", false, &attn_factor, err))
         return false;
     if (!(eps > 0 && eps < 1) || !(base > 1) || !(attn_factor > 0))
         return phi_err_set(err, PHI_E_FORMAT,
@@ -184,7 +184,7 @@ static bool read_hparams(phi_model *m, phi3_weights *w, phi_err *err)
     if (err->code)
         return false;
     double scale_factor = 1.0;
-    if (!get_float(src, "rope.scaling.factor", &scale_factor, err))
+    if (!get_float(src, "rope.scaling.factor", false, &scale_factor, err))
         return false;
     if (scale_factor != 1.0)
         return phi_err_set(err, PHI_E_UNSUPPORTED, "rope.scaling.factor %g is not supported",
@@ -346,7 +346,6 @@ static int phi3_load(phi_model *m, const phi_kernels *k, phi_err *err)
 typedef struct {
     int32_t n_ctx, n_batch;
     int32_t factors_in_cache;  /* the factor set the cached keys were made with */
-    int32_t n_threads_scores;  /* score rows, one per pool thread */
     float *k_cache;            /* [n_layer][n_ctx][kv_dim] */
     float *v_cache;            /* [n_layer][n_ctx][kv_dim] */
     /* activations for up to n_batch tokens */
@@ -357,12 +356,10 @@ typedef struct {
     float *up;                 /* [n_batch][2 n_ff] */
     float *ffn;                /* [n_batch][n_ff] */
     float *rope;               /* [n_batch][n_rot] cos then sin, times attn_factor */
-    float *scores;             /* [threads][n_ctx] attention weights */
+    float *scores;             /* [PHI_MAX_THREADS][n_ctx] attention weights, a row per thread */
     void *scratch;             /* matmul activations */
     void *block;               /* the single allocation behind everything above */
 } phi3_state;
-
-enum { MAX_SCORE_THREADS = 256 };
 
 static size_t add_floats(size_t *total, size_t n)
 {
@@ -381,7 +378,6 @@ static int phi3_state_new(const phi_model *m, const phi_state_config *cfg, void 
     s->n_ctx = cfg->n_ctx;
     s->n_batch = cfg->n_batch;
     s->factors_in_cache = FACTORS_SHORT;
-    s->n_threads_scores = MAX_SCORE_THREADS;
 
     size_t nb = (size_t)cfg->n_batch, kv = (size_t)w->n_layer * cfg->n_ctx * w->kv_dim;
     size_t qkv_dim = (size_t)w->q_dim + 2 * (size_t)w->kv_dim;
@@ -391,13 +387,17 @@ static int phi3_state_new(const phi_model *m, const phi_state_config *cfg, void 
     size_t o_qkv = add_floats(&total, nb * qkv_dim), o_attn = add_floats(&total, nb * w->q_dim);
     size_t o_up = add_floats(&total, nb * 2 * w->n_ff), o_ffn = add_floats(&total, nb * w->n_ff);
     size_t o_rope = add_floats(&total, nb * w->n_rot);
-    size_t o_scores = add_floats(&total, (size_t)MAX_SCORE_THREADS * cfg->n_ctx);
-    size_t scratch = 0;
-    const phi_tensor *mats[] = {w->layers[0].attn_qkv, w->layers[0].attn_out,
-                                w->layers[0].ffn_up, w->layers[0].ffn_down, w->output};
-    for (size_t i = 0; i < sizeof mats / sizeof mats[0]; i++) {
-        size_t need = phi_op_matmul_scratch(mats[i]->type, mats[i]->ne[0], cfg->n_batch);
-        scratch = need > scratch ? need : scratch;
+    size_t o_scores = add_floats(&total, (size_t)PHI_MAX_THREADS * cfg->n_ctx);
+    /* Files mix types per tensor (Q4_K_M keeps some layers at Q6_K, others
+     * keep layers in F16), so every matrix has its say in the scratch size. */
+    size_t scratch = phi_op_matmul_scratch(w->output->type, w->output->ne[0], cfg->n_batch);
+    for (int32_t l = 0; l < w->n_layer; l++) {
+        const phi3_layer *L = &w->layers[l];
+        const phi_tensor *mats[] = {L->attn_qkv, L->attn_out, L->ffn_up, L->ffn_down};
+        for (size_t i = 0; i < sizeof mats / sizeof mats[0]; i++) {
+            size_t need = phi_op_matmul_scratch(mats[i]->type, mats[i]->ne[0], cfg->n_batch);
+            scratch = need > scratch ? need : scratch;
+        }
     }
     size_t o_scratch = total;
     total += scratch;

@@ -69,8 +69,9 @@ static void *worker_main(void *opaque)
 int phi_pool_new(const phi_mem *mem, int n_threads, phi_pool **out, phi_err *err)
 {
     *out = NULL;
-    if (n_threads < 1)
-        n_threads = 1;
+    if (n_threads < 1 || n_threads > PHI_MAX_THREADS)
+        return phi_err_set(err, PHI_E_INVALID_ARG, "a pool runs 1 to %d threads, not %d",
+                           PHI_MAX_THREADS, n_threads);
     phi_pool *p = phi_alloc_zero(mem, sizeof *p);
     if (!p)
         return phi_err_set(err, PHI_E_NOMEM, "out of memory creating the thread pool");

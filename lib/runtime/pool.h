@@ -10,9 +10,14 @@
 
 typedef struct phi_pool phi_pool;
 
+/* Most threads a pool runs. Callers that keep per-thread buffers size them
+ * by this, so the pool refuses more. */
+#define PHI_MAX_THREADS 256
+
 /* fn(arg, ith, nth): thread ith of nth. */
 typedef void (*phi_pool_fn)(void *arg, int ith, int nth);
 
+/* n_threads in [1, PHI_MAX_THREADS]; PHI_E_INVALID_ARG otherwise. */
 int phi_pool_new(const phi_mem *mem, int n_threads, phi_pool **out, phi_err *err);
 void phi_pool_free(phi_pool *pool);
 int phi_pool_size(const phi_pool *pool);

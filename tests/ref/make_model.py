@@ -46,10 +46,19 @@ CONFIGS = {
         tokenizer="phi4", n_merges=37, qk_gain=1.0),
 }
 
-TYPES = ["f32", "f16", "bf16", "q8_0", "q4_0"]
+TYPES = ["f32", "f16", "bf16", "q8_0", "q4_0", "mixed"]
+# "mixed": per-tensor types differ the way real files' do (kept-precise embeddings and a
+# first layer in F16, the other layers quantized), so the engine cannot size anything
+# from one tensor's type.
+MIXED = {"embeddings": "f16", "first layer": "f16", "other layers": "q8_0"}
 # general.file_type (llama_ftype): informational only
-FILE_TYPE = {"f32": 0, "f16": 1, "q4_0": 2, "q8_0": 7, "bf16": 32}
+FILE_TYPE = {"f32": 0, "f16": 1, "q4_0": 2, "q8_0": 7, "bf16": 32, "mixed": 7}
 EPS = 1e-5
+
+
+def is_quantized(ttype):
+    """Whether the file holds block-quantized tensors (and so quantization_version)."""
+    return ttype.startswith("q") or ttype == "mixed"
 
 
 def hparams_of(name, ttype):
@@ -69,7 +78,8 @@ def check_type(name, ttype):
     if ttype not in TYPES:
         raise ValueError(f"unknown type {ttype!r}; choose from {TYPES}")
     c = CONFIGS[name]
-    block = gw.BLOCK_SIZE[gw.TYPE_NAMES[ttype]]
+    block = max(gw.BLOCK_SIZE[gw.TYPE_NAMES[t]] for t in
+                (MIXED.values() if ttype == "mixed" else [ttype]))
     for ne0 in (c["n_embd"], c["n_head"] * c["head_dim"], c["n_ff"]):
         if ne0 % block:
             raise ValueError(f"config {name!r} has a row length of {ne0}, not a multiple of "
@@ -230,7 +240,16 @@ def random_weights(hp, rng):
 
 
 def tensor_type(name, x, ttype):
-    return gw.TYPE_NAMES[ttype] if x.ndim == 2 else gw.F32
+    if x.ndim != 2:
+        return gw.F32
+    if ttype == "mixed":
+        if not name.startswith("blk."):
+            ttype = MIXED["embeddings"]
+        elif name.startswith("blk.0."):
+            ttype = MIXED["first layer"]
+        else:
+            ttype = MIXED["other layers"]
+    return gw.TYPE_NAMES[ttype]
 
 
 def make_model(config, ttype, out_dir, seed=0):
@@ -250,7 +269,7 @@ def make_model(config, ttype, out_dir, seed=0):
     w.add("general.architecture", gw.STRING, "phi3")
     w.add("general.name", gw.STRING, f"libphi4 test {config} {ttype} seed {seed}")
     w.add("general.file_type", gw.UINT32, FILE_TYPE[ttype])
-    if ttype.startswith("q"):
+    if is_quantized(ttype):
         w.add("general.quantization_version", gw.UINT32, 2)
     w.add(a + "context_length", gw.UINT32, hp["context_length"])
     if c["write_orig_ctx"]:

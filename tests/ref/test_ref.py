@@ -291,9 +291,8 @@ def test_model_file_reads_back(models, config, ttype):
     weights, hp2, tok2 = make_model.load_weights(os.path.join(d, "weights.npz"))
     assert hp2 == hp and tok2 == tok
     assert set(tensors) == set(weights)
-    qtype = gw.TYPE_NAMES[ttype]
     for name, (t, shape, x) in tensors.items():
-        assert t == (qtype if x.ndim == 2 else gw.F32), name
+        assert t == make_model.tensor_type(name, x, ttype), name
         assert np.array_equal(x, weights[name]), name      # npz == what the file holds
     E, V = hp["n_embd"], hp["n_vocab"]
     n_qkv = (hp["n_head"] + 2 * hp["n_head_kv"]) * hp["head_dim"]
@@ -312,7 +311,7 @@ def test_model_file_reads_back(models, config, ttype):
     assert m[a + "rope.freq_base"] == hp["freq_base"]
     assert m[a + "attention.layer_norm_rms_epsilon"] == np.float32(1e-5)
     assert m["general.file_type"] == make_model.FILE_TYPE[ttype]
-    assert ("general.quantization_version" in m) == ttype.startswith("q")
+    assert ("general.quantization_version" in m) == make_model.is_quantized(ttype)
     assert m["tokenizer.ggml.model"] == "gpt2"
     assert len(m["tokenizer.ggml.tokens"]) == V == len(m["tokenizer.ggml.token_type"])
     assert m["tokenizer.ggml.add_bos_token"] is False
