@@ -230,7 +230,7 @@ static int online_cpus(void)
 #ifdef _SC_NPROCESSORS_ONLN
     n = sysconf(_SC_NPROCESSORS_ONLN);
 #endif
-    return n < 1 ? 1 : n > 256 ? 256 : (int)n;
+    return n < 1 ? 1 : n > PHI_MAX_THREADS ? PHI_MAX_THREADS : (int)n;
 }
 
 static int32_t ensure_pool(phi_ctx *ctx)
@@ -409,7 +409,7 @@ typedef struct {
 #define FLOAT_OPT(k, field, lo, hi) {k, true, false, lo, hi, offsetof(options, field)}
 
 static const option_spec option_specs[] = {
-    INT_OPT(PHI_OPT_N_THREADS, n_threads, 0, 256, false),
+    INT_OPT(PHI_OPT_N_THREADS, n_threads, 0, PHI_MAX_THREADS, false),
     INT_OPT(PHI_OPT_N_CTX, n_ctx, 0, INT32_MAX, true),
     INT_OPT(PHI_OPT_N_BATCH, n_batch, 1, 65536, true),
     INT_OPT(PHI_OPT_USE_MMAP, use_mmap, 0, 1, true),
@@ -671,15 +671,16 @@ static int32_t check_tokens(phi_ctx *ctx, const phi_token *tokens, size_t n)
     return PHI_OK;
 }
 
-/* Append and evaluate; on failure the sequence is as it was. */
-static int32_t append_and_eval(phi_ctx *ctx, const phi_token *tokens, size_t n)
+/* Append and evaluate, keeping logits for every new token or only the last;
+ * on failure the sequence is as it was. */
+static int32_t append_and_eval(phi_ctx *ctx, const phi_token *tokens, size_t n, bool all_rows)
 {
     if (check_tokens(ctx, tokens, n) != PHI_OK)
         return ctx->err.code;
     int32_t before = ctx->n_tokens;
     memcpy(ctx->tokens + before, tokens, n * sizeof *tokens);
     ctx->n_tokens = before + (int32_t)n;
-    int32_t rc = sync_sequence(ctx, before, ctx->opt.logits_all != 0);
+    int32_t rc = sync_sequence(ctx, before, all_rows);
     if (rc != PHI_OK) {
         ctx->n_tokens = before;
         if (ctx->n_cached > before)
@@ -698,7 +699,7 @@ int32_t phi_eval(phi_ctx *ctx, const phi_token *tokens, size_t n)
         return ctx->err.code;
     if (n == 0)
         return fail(ctx, PHI_E_INVALID_ARG, "no tokens to evaluate");
-    return append_and_eval(ctx, tokens, n);
+    return append_and_eval(ctx, tokens, n, ctx->opt.logits_all != 0);
 }
 
 const float *phi_logits(phi_ctx *ctx)
@@ -784,7 +785,7 @@ static int32_t generate_begin(phi_ctx *ctx, const phi_token *prompt, size_t n)
     ctx->generating = false;
     int32_t rc;
     if (n > 0)
-        rc = append_and_eval(ctx, prompt, n);
+        rc = append_and_eval(ctx, prompt, n, ctx->opt.logits_all != 0);
     else if (ctx->n_tokens == 0)
         rc = fail(ctx, PHI_E_INVALID_ARG, "empty prompt and empty sequence: nothing to continue");
     else if (!ctx->n_logit_rows)
@@ -816,11 +817,8 @@ static int32_t generate_step(phi_ctx *ctx, phi_token *token_out)
         ctx->generating = false;
         return PHI_DONE;
     }
-    /* Generation needs only the last row, whatever PHI_OPT_LOGITS_ALL says. */
-    int64_t saved_all = ctx->opt.logits_all;
-    ctx->opt.logits_all = 0;
-    int32_t rc = append_and_eval(ctx, &tok, 1);
-    ctx->opt.logits_all = saved_all;
+    /* One token: its row is the last row either way. */
+    int32_t rc = append_and_eval(ctx, &tok, 1, false);
     if (rc != PHI_OK) {
         ctx->generating = false;
         return rc;

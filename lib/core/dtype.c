@@ -55,5 +55,9 @@ bool phi_dtype_row_bytes(uint32_t code, int64_t n, size_t *out)
     const phi_dtype_info *info = phi_dtype_get(code);
     if (!info || n < 0 || n % info->block)
         return false;
-    return !phi_mul_overflows((size_t)(n / info->block), info->block_bytes, out);
+    /* The block count must fit size_t before it is multiplied (32-bit hosts). */
+    uint64_t blocks = (uint64_t)(n / info->block);
+    if (blocks > SIZE_MAX)
+        return false;
+    return !phi_mul_overflows((size_t)blocks, info->block_bytes, out);
 }

@@ -350,8 +350,7 @@ static int check_shape(struct reader *r, phi_tensor *t)
     /* nbytes = row bytes * ne[1] * ne[2] * ne[3], all in size_t. The
      * range checks matter where size_t is narrower than int64. */
     size_t bytes;
-    bool over = (uint64_t)(t->ne[0] / info->block) > SIZE_MAX ||
-                !phi_dtype_row_bytes(t->type, t->ne[0], &bytes);
+    bool over = !phi_dtype_row_bytes(t->type, t->ne[0], &bytes);
     for (unsigned d = 1; d < GGUF_MAX_DIMS && !over; d++)
         over = (uint64_t)t->ne[d] > SIZE_MAX || phi_mul_overflows(bytes, (size_t)t->ne[d], &bytes);
     if (over)

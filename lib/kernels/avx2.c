@@ -9,6 +9,7 @@
 #include "kernels/fp16.h"
 #include "kernels/kernels.h"
 #include "kernels/quant_blocks.h"
+#include "phi4.h"
 
 /* Sum of the 8 lanes. */
 static inline float hsum_ps(__m256 v)
@@ -256,7 +257,7 @@ static void scale_f32(int64_t n, float alpha, float *x)
 void phi_kernels_init_avx2(phi_kernels *k)
 {
     k->name = "avx2";
-    k->level = 2; /* PHI_KERNEL_AVX2 */
+    k->level = PHI_KERNEL_AVX2;
 
     k->quantize_act[PHI_DT_Q8_0] = quantize_q8_0;
 

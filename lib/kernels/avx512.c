@@ -8,6 +8,7 @@
 #include "kernels/fp16.h"
 #include "kernels/kernels.h"
 #include "kernels/quant_blocks.h"
+#include "phi4.h"
 
 /* Lanes [0, n) of a 16-lane vector, for the tails: masked loads and stores
  * neither touch nor fault on the lanes that are off. */
@@ -227,7 +228,7 @@ static void scale_f32(int64_t n, float alpha, float *x)
 void phi_kernels_init_avx512(phi_kernels *k)
 {
     k->name = "avx512";
-    k->level = 3; /* PHI_KERNEL_AVX512 */
+    k->level = PHI_KERNEL_AVX512;
 
     k->vec_dot[PHI_DT_F32] = vec_dot_f32;
     k->vec_dot[PHI_DT_F16] = vec_dot_f16;

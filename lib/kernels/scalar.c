@@ -2,11 +2,13 @@
  * table starts as a copy of this one, and the tests hold SIMD kernels to
  * these results. Block layouts: ../shared/docs/gguf-and-quants.md §3. */
 #include <math.h>
+#include <stdbool.h>
 #include <string.h>
 
 #include "kernels/fp16.h"
 #include "kernels/kernels.h"
 #include "kernels/quant_blocks.h"
+#include "phi4.h"
 
 /* ---- activation converters ------------------------------------------- */
 
@@ -47,24 +49,29 @@ static float vec_dot_f32(int64_t n, const void *w, const void *a)
     return dot_f32(n, w, a);
 }
 
-static float vec_dot_f16(int64_t n, const void *w, const void *a)
+/* F16 and BF16 differ only in the conversion; bf16 is a constant at each
+ * call site. */
+static inline float half_to_f32(uint16_t h, bool bf16)
 {
-    const uint16_t *wh = w;
-    const float *af = a;
+    return bf16 ? phi_bf16_to_f32(h) : phi_fp16_to_f32(h);
+}
+
+static inline float dot_half(int64_t n, const uint16_t *wh, const float *af, bool bf16)
+{
     float sum = 0.0f;
     for (int64_t i = 0; i < n; i++)
-        sum += phi_fp16_to_f32(wh[i]) * af[i];
+        sum += half_to_f32(wh[i], bf16) * af[i];
     return sum;
+}
+
+static float vec_dot_f16(int64_t n, const void *w, const void *a)
+{
+    return dot_half(n, w, a, false);
 }
 
 static float vec_dot_bf16(int64_t n, const void *w, const void *a)
 {
-    const uint16_t *wh = w;
-    const float *af = a;
-    float sum = 0.0f;
-    for (int64_t i = 0; i < n; i++)
-        sum += phi_bf16_to_f32(wh[i]) * af[i];
-    return sum;
+    return dot_half(n, w, a, true);
 }
 
 static float vec_dot_q8_0(int64_t n, const void *w, const void *a)
@@ -104,18 +111,20 @@ static void dequant_f32(const void *src, float *dst, int64_t n)
     memcpy(dst, src, (size_t)n * sizeof(float));
 }
 
+static inline void dequant_half(const uint16_t *h, float *dst, int64_t n, bool bf16)
+{
+    for (int64_t i = 0; i < n; i++)
+        dst[i] = half_to_f32(h[i], bf16);
+}
+
 static void dequant_f16(const void *src, float *dst, int64_t n)
 {
-    const uint16_t *h = src;
-    for (int64_t i = 0; i < n; i++)
-        dst[i] = phi_fp16_to_f32(h[i]);
+    dequant_half(src, dst, n, false);
 }
 
 static void dequant_bf16(const void *src, float *dst, int64_t n)
 {
-    const uint16_t *h = src;
-    for (int64_t i = 0; i < n; i++)
-        dst[i] = phi_bf16_to_f32(h[i]);
+    dequant_half(src, dst, n, true);
 }
 
 static void dequant_q8_0(const void *src, float *dst, int64_t n)
@@ -158,7 +167,7 @@ void phi_kernels_init_scalar(phi_kernels *k)
 {
     memset(k, 0, sizeof *k);
     k->name = "scalar";
-    k->level = 1; /* PHI_KERNEL_SCALAR */
+    k->level = PHI_KERNEL_SCALAR;
 
     k->quantize_act[PHI_DT_F32] = quantize_f32;
     k->quantize_act[PHI_DT_Q8_0] = quantize_q8_0;

@@ -46,8 +46,16 @@ static void add_eog(phi_vocab *v, int32_t id)
     v->eog[v->n_eog++] = id;
 }
 
-/* End-of-turn tokens the Phi chat formats use, found by their text. */
-static const char *const eot_texts[] = {"<|im_end|>", "<|end|>", "<|endoftext|>"};
+/* Tokens that end generation in the Phi chat formats, found by their text;
+ * the end-of-turn ones also stand in for a missing eot_token_id. */
+static const struct {
+    const char *text;
+    bool ends_turn;
+} eog_texts[] = {
+    {"<|im_end|>", true},     /* Phi-4, Phi-4-reasoning */
+    {"<|end|>", true},        /* Phi-4-mini family */
+    {"<|endoftext|>", false},
+};
 
 static int read_vocab(phi_model *m, phi_err *err)
 {
@@ -86,10 +94,10 @@ static int read_vocab(phi_model *m, phi_err *err)
     add_eog(v, v->eos);
     add_eog(v, v->eot);
     for (int64_t i = 0; i < v->n_tokens; i++)
-        for (size_t e = 0; e < sizeof eot_texts / sizeof eot_texts[0]; e++)
-            if (phi_str_eq(v->tokens[i], eot_texts[e])) {
+        for (size_t e = 0; e < sizeof eog_texts / sizeof eog_texts[0]; e++)
+            if (phi_str_eq(v->tokens[i], eog_texts[e].text)) {
                 add_eog(v, (int32_t)i);
-                if (v->eot < 0 && e < 2)
+                if (v->eot < 0 && eog_texts[e].ends_turn)
                     v->eot = (int32_t)i;
             }
     return PHI_OK;
