@@ -11,6 +11,7 @@
 
 #include "kernels/fp16.h"
 #include "kernels/kernels.h"
+#include "test_rand.h"
 #include "kernels/quant_blocks.h"
 #include "phi4.h"
 
@@ -23,20 +24,6 @@ static double now(void)
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-static uint64_t rng = 0x2545f4914f6cdd1dull;
-
-static uint32_t rand_u32(void)
-{
-    rng ^= rng << 13;
-    rng ^= rng >> 7;
-    rng ^= rng << 17;
-    return (uint32_t)(rng >> 32);
-}
-
-static float rand_f(void)
-{
-    return (float)rand_u32() / 2147483648.0f - 1.0f;
-}
 
 /* What one benchmark calls: kind selects the kernel, the rest is its data. */
 enum kind { VEC_DOT, DOT_F32, AXPY, SCALE, QUANTIZE, MATVEC };

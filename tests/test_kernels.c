@@ -23,26 +23,12 @@
 #include "check.h"
 #include "kernels/fp16.h"
 #include "kernels/kernels.h"
+#include "test_rand.h"
 #include "kernels/quant_blocks.h"
 #include "phi4.h"
 
 static const double U = 1.0 / 16777216.0;
 
-static uint64_t rng = 0x9e3779b97f4a7c15ull;
-
-static uint32_t rand_u32(void)
-{
-    rng ^= rng << 13;
-    rng ^= rng >> 7;
-    rng ^= rng << 17;
-    return (uint32_t)(rng >> 32);
-}
-
-/* Uniform in [-1, 1). */
-static float rand_f(void)
-{
-    return (float)rand_u32() / 2147483648.0f - 1.0f;
-}
 
 static int rand_int(int lo, int hi)
 {
