@@ -91,7 +91,8 @@ static void load_vocab(vocab_file *v, const char *name)
         char *line = next_line(&p);
         v->merges[i] = (phi_str){line, strlen(line)};
     }
-    v->desc = (phi_vocab_desc){{v->pre, strlen(v->pre)}, v->tokens, n_tokens, v->types, v->merges, n_merges};
+    v->desc = (phi_vocab_desc){{v->pre, strlen(v->pre)}, v->tokens, n_tokens, v->types, NULL,
+                               v->merges, n_merges};
 }
 
 static void free_vocab(vocab_file *v)
@@ -358,6 +359,50 @@ static void test_specials(const phi_tokenizer *t, const char *text, int32_t id)
     free(ids);
 }
 
+static bool same_ids(const phi_tokenizer *t, const char *a, const char *b)
+{
+    size_t na, nb;
+    int32_t *ia = encode(t, a, strlen(a), true, &na), *ib = encode(t, b, strlen(b), true, &nb);
+    bool same = na == nb && memcmp(ia, ib, na * sizeof *ia) == 0;
+    free(ia);
+    free(ib);
+    return same;
+}
+
+/* Hugging Face's rstrip/lstrip (the Phi-4-mini role tokens have rstrip):
+ * White_Space next to the matched token goes with it, and only when the
+ * token is matched as a special one. */
+static void test_strip(const vocab_file *v, int32_t rstrip_id, int32_t lstrip_id)
+{
+    uint8_t *attrs = calloc((size_t)v->desc.n_tokens, 1);
+    attrs[rstrip_id] = PHI_TOKEN_ATTR_RSTRIP;
+    attrs[lstrip_id] = PHI_TOKEN_ATTR_LSTRIP;
+    phi_vocab_desc d = v->desc;
+    d.attrs = attrs;
+    phi_tokenizer *t;
+    phi_err err = {0};
+    CHECK_EQ(phi_tokenizer_new(&mem, &d, &t, &err), PHI_OK);
+    free(attrs);
+    if (!t)
+        return;
+    CHECK(same_ids(t, "<|user|>\n \t Hi", "<|user|>Hi"));
+    CHECK(same_ids(t, "<|user|>\xe3\x80\x80\xc2\x85Hi", "<|user|>Hi"));  /* U+3000, U+0085 */
+    CHECK(!same_ids(t, "<|user|>\xef\xbb\xbfHi", "<|user|>Hi"));         /* U+FEFF is not White_Space */
+    CHECK(same_ids(t, "<|user|> ", "<|user|>"));
+    CHECK(same_ids(t, "Hi \n\xe3\x80\x80<|end|>x", "Hi<|end|>x"));
+    CHECK(same_ids(t, "  <|end|>", "<|end|>"));
+    CHECK(!same_ids(t, "Hi<|end|> x", "Hi<|end|>x"));                       /* lstrip only */
+    CHECK(!same_ids(t, "Hi <|user|>", "Hi<|user|>"));                       /* rstrip only */
+    size_t n;
+    int32_t *cut = encode(t, "<|user|>\xe3\x80", 10, true, &n);         /* truncated U+3000: kept */
+    CHECK(n >= 2 && cut[0] == 200021);
+    free(cut);
+    int32_t *plain = encode(t, "<|user|> Hi", 11, false, &n);
+    CHECK(n > 3);                                                         /* no special, no strip */
+    free(plain);
+    phi_tokenizer_free(t);
+}
+
 static void test_buffer_too_small(const phi_tokenizer *t)
 {
     const char *text = "Hello, world! How's it going?";
@@ -544,6 +589,8 @@ static void run_vocab(const char *name, const char *vocab_file_name, const char 
     test_unsupported(&v);
     if (strcmp(name, "cl100k") == 0)
         test_allocation_failures(&v);
+    else
+        test_strip(&v, 200021 /* <|user|> */, 200020 /* <|end|> */);
     phi_tokenizer_free(t);
     free_vocab(&v);
 }

@@ -6,6 +6,7 @@
 #include "text/bpe.h"
 #include "text/gpt2_bytes.h"
 #include "text/pretok.h"
+#include "text/unicode.h"
 
 struct phi_tokenizer {
     phi_mem mem;
@@ -13,6 +14,7 @@ struct phi_tokenizer {
     phi_pieces pieces;
     phi_bpe bpe;
     int32_t *specials;   /* control and user-defined ids, longest first */
+    uint8_t *special_attrs; /* PHI_TOKEN_ATTR_* of specials[i] */
     int32_t n_specials;
     bool special_first_byte[256];
 };
@@ -128,7 +130,8 @@ static int collect_specials(phi_tokenizer *t, const phi_vocab_desc *d, phi_err *
     for (int64_t i = 0; i < d->n_tokens; i++)
         n += is_special_type(d->types[i]) && d->tokens[i].len > 0;
     t->specials = phi_alloc_array(&t->mem, n ? (size_t)n : 1, sizeof *t->specials);
-    if (!t->specials)
+    t->special_attrs = phi_alloc_array(&t->mem, n ? (size_t)n : 1, sizeof *t->special_attrs);
+    if (!t->specials || !t->special_attrs)
         return phi_err_set(err, PHI_E_NOMEM, "tokenizer: out of memory for special tokens");
     for (int64_t i = 0; i < d->n_tokens; i++) {
         if (is_special_type(d->types[i]) && d->tokens[i].len > 0) {
@@ -137,6 +140,8 @@ static int collect_specials(phi_tokenizer *t, const phi_vocab_desc *d, phi_err *
         }
     }
     sort_longest_first(&t->pieces, t->specials, t->n_specials);
+    for (int32_t i = 0; i < t->n_specials; i++)
+        t->special_attrs[i] = d->attrs ? d->attrs[t->specials[i]] : 0;
     return PHI_OK;
 }
 
@@ -190,6 +195,7 @@ void phi_tokenizer_free(phi_tokenizer *t)
     phi_free(&t->mem, t->pieces.bytes);
     phi_free(&t->mem, t->pieces.off);
     phi_free(&t->mem, t->specials);
+    phi_free(&t->mem, t->special_attrs);
     phi_mem mem = t->mem;
     phi_free(&mem, t);
 }
@@ -224,7 +230,8 @@ static int encode_chunk(const phi_tokenizer *t, phi_bpe_scratch *scratch, const 
     return PHI_OK;
 }
 
-/* The special token that text[0..len) starts with (the longest), or -1. */
+/* The special token that text[0..len) starts with (the longest), as an
+ * index into t->specials, or -1. */
 static int32_t special_at(const phi_tokenizer *t, const uint8_t *text, size_t len)
 {
     if (!t->special_first_byte[text[0]])
@@ -233,9 +240,46 @@ static int32_t special_at(const phi_tokenizer *t, const uint8_t *text, size_t le
         int32_t id = t->specials[i];
         size_t n = piece_len(&t->pieces, id);
         if (n <= len && memcmp(text, t->pieces.bytes + t->pieces.off[id], n) == 0)
-            return id;
+            return i;
     }
     return -1;
+}
+
+/* Unicode White_Space, which is what Hugging Face's lstrip/rstrip strip
+ * (Rust's char::is_whitespace): the table's \s is ECMAScript's, which adds
+ * U+FEFF and leaves out U+0085. */
+static bool is_white_space(uint32_t cp)
+{
+    return cp == 0x85 || (cp != 0xFEFF && (phi_unicode_flags(cp) & PHI_UC_SPACE));
+}
+
+/* End of the white space that starts at s[pos], s[0..len). */
+static size_t skip_space_forward(const uint8_t *s, size_t len, size_t pos)
+{
+    while (pos < len) {
+        size_t n;
+        uint32_t cp = phi_utf8_decode(s + pos, len - pos, &n);
+        if (cp == PHI_UTF8_INVALID || !is_white_space(cp))
+            break;
+        pos += n;
+    }
+    return pos;
+}
+
+/* Start of the white space that ends at s[end], not going below `floor`. */
+static size_t skip_space_backward(const uint8_t *s, size_t floor, size_t end)
+{
+    while (end > floor) {
+        size_t start = end - 1;
+        while (start > floor && end - start < 4 && (s[start] & 0xC0) == 0x80)
+            start--;
+        size_t n;
+        uint32_t cp = phi_utf8_decode(s + start, end - start, &n);
+        if (cp == PHI_UTF8_INVALID || n != end - start || !is_white_space(cp))
+            break;
+        end = start;
+    }
+    return end;
 }
 
 int phi_tokenizer_encode(const phi_tokenizer *t, const char *text, size_t len, bool parse_special,
@@ -249,14 +293,19 @@ int phi_tokenizer_encode(const phi_tokenizer *t, const char *text, size_t len, b
     int rc = PHI_OK;
     size_t chunk = 0;
     for (size_t pos = 0; pos < len && rc == PHI_OK;) {
-        int32_t special = parse_special ? special_at(t, s + pos, len - pos) : -1;
-        if (special < 0) {
+        int32_t i = parse_special ? special_at(t, s + pos, len - pos) : -1;
+        if (i < 0) {
             pos++;
             continue;
         }
-        rc = encode_chunk(t, &scratch, s + chunk, pos - chunk, &sk, err);
+        int32_t special = t->specials[i];
+        uint8_t attrs = t->special_attrs[i];
+        size_t chunk_end = attrs & PHI_TOKEN_ATTR_LSTRIP ? skip_space_backward(s, chunk, pos) : pos;
+        rc = encode_chunk(t, &scratch, s + chunk, chunk_end - chunk, &sk, err);
         emit(&sk, special);
         pos += piece_len(&t->pieces, special);
+        if (attrs & PHI_TOKEN_ATTR_RSTRIP)
+            pos = skip_space_forward(s, len, pos);
         chunk = pos;
     }
     if (rc == PHI_OK)

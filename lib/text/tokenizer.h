@@ -25,11 +25,20 @@ enum {
     PHI_TOKEN_BYTE = 6,
 };
 
+/* Per-token flags for special tokens (Hugging Face added_tokens' lstrip and
+ * rstrip): when such a token is matched in text, the white space before it
+ * (LSTRIP) or after it (RSTRIP) belongs to the token and is dropped. */
+enum {
+    PHI_TOKEN_ATTR_LSTRIP = 1 << 0,
+    PHI_TOKEN_ATTR_RSTRIP = 1 << 1,
+};
+
 typedef struct phi_vocab_desc {
     phi_str pre;                  /* tokenizer.ggml.pre: "gpt-4o", "dbrx", "llama-bpe", ... */
     const phi_str *tokens;        /* GPT-2 byte-to-unicode strings (GGUF form) */
     int64_t n_tokens;
     const int32_t *types;         /* per token, PHI_TOKEN_*; NULL: all normal */
+    const uint8_t *attrs;         /* per token, PHI_TOKEN_ATTR_*; NULL: none */
     const phi_str *merges;        /* "left right", rank = index */
     int64_t n_merges;
 } phi_vocab_desc;

@@ -63,7 +63,7 @@ static phi_tokenizer *load(const char *dir, const char *name)
         merges[i] = (phi_str){p, (uint64_t)(nl - p)};
         p = nl + 1;
     }
-    phi_vocab_desc d = {{pre, strlen(pre)}, tokens, n_tokens, types, merges, n_merges};
+    phi_vocab_desc d = {{pre, strlen(pre)}, tokens, n_tokens, types, NULL, merges, n_merges};
     phi_tokenizer *t;
     phi_err err = {0};
     if (phi_tokenizer_new(&mem, &d, &t, &err) != PHI_OK) {
