@@ -112,6 +112,8 @@ typedef int32_t phi_token;
 #define PHI_OPT_PRESENCE_PENALTY  17  /* float; 0 = off. Default 0. */
 #define PHI_OPT_FREQUENCY_PENALTY 18  /* float; 0 = off. Default 0. */
 #define PHI_OPT_MAX_TOKENS        19  /* int; tokens phi_generate_* may produce; 0 = until the context is full. Default 0. */
+#define PHI_OPT_CHAT_FORMAT       20  /* int; one of PHI_CHAT_FORMAT_*. Default PHI_CHAT_FORMAT_AUTO. */
+#define PHI_OPT_SPLIT_THINKING    21  /* int; 1 = text generation sends <think>...</think> to PHI_CHANNEL_THINKING. Default 1. */
 
 /* Values of PHI_OPT_KERNEL. A level the CPU lacks is refused at phi_load.
  * The environment variable PHI4_KERNEL (scalar, avx2, avx512, neon,
@@ -142,12 +144,48 @@ typedef int32_t phi_token;
 #define PHI_INFO_TOKEN_PAD      16
 #define PHI_INFO_FILE_VERSION   17  /* GGUF version */
 #define PHI_INFO_WEIGHT_BYTES   18  /* bytes of weights (mapped or loaded) */
+#define PHI_INFO_CHAT_FORMAT    19  /* int: the PHI_CHAT_FORMAT_* the model's chat template names, or AUTO (0) if none */
 #define PHI_INFO_ARCH_NAME     100  /* str: "phi3", ... */
 #define PHI_INFO_MODEL_NAME    101  /* str: general.name, or "" */
 #define PHI_INFO_KERNEL_NAME   102  /* str: "scalar", "avx2", ... */
+#define PHI_INFO_CHAT_TEMPLATE 103  /* str: the file's chat template (tokenizer.chat_template), or "" */
 
 /* Values of PHI_INFO_ARCH. */
 #define PHI_ARCH_PHI3 1   /* Phi-4, Phi-4-reasoning(-plus), Phi-4-mini(-reasoning) */
+
+/* Chat formats (PHI_OPT_CHAT_FORMAT, PHI_INFO_CHAT_FORMAT). With AUTO the
+ * format is read from the model's chat template; a model without one gets
+ * the format its special tokens imply; a template that is none of these is
+ * PHI_E_UNSUPPORTED at the chat calls until the option names a format. */
+#define PHI_CHAT_FORMAT_AUTO           0
+#define PHI_CHAT_FORMAT_PHI4           1  /* <|im_start|>role<|im_sep|>content<|im_end|> */
+#define PHI_CHAT_FORMAT_PHI4_REASONING 2  /* the same, with Phi-4-reasoning's default system prompt */
+#define PHI_CHAT_FORMAT_PHI4_MINI      3  /* <|role|>content<|end|>; tools; also -flash-reasoning */
+#define PHI_CHAT_FORMAT_PHI4_MINI_REASONING 4 /* the same, with Phi-4-mini-reasoning's system sentence */
+
+/* Flags for phi_chat_format and phi_chat_tokenize. */
+#define PHI_CHAT_ADD_ASSISTANT     1u  /* end with the opening of an assistant turn */
+#define PHI_CHAT_NO_DEFAULT_SYSTEM 2u  /* reasoning formats: no default system prompt */
+
+/* Flags for phi_tokenize. */
+#define PHI_TOKENIZE_SPECIAL 1u  /* text such as "<|im_end|>" becomes that special token */
+#define PHI_TOKENIZE_ADD_BOS 2u  /* start with the model's BOS token, if it has one */
+
+/* Flags for phi_detokenize. */
+#define PHI_DETOKENIZE_SKIP_SPECIAL 1u  /* leave out control tokens' text */
+
+/* Channels of generated text. Reasoning models think between <think> and
+ * </think> before they answer; with PHI_OPT_SPLIT_THINKING (the default)
+ * that text, without the tags, arrives on the thinking channel. */
+#define PHI_CHANNEL_ANSWER   0
+#define PHI_CHANNEL_THINKING 1
+
+/* One message of a conversation. role is "system", "user", "assistant" or
+ * (Phi-4-mini formats) "tool"; content is UTF-8. Frozen layout. */
+typedef struct phi_chat_message {
+    const char *role;
+    const char *content;
+} phi_chat_message;
 
 /* Flags for phi_ctx_fork. */
 #define PHI_FORK_COPY_STATE 1u  /* copy the KV cache, token history and sampler state */
@@ -168,6 +206,9 @@ typedef void (*phi_log_cb)(void *user, int32_t level, const char *message);
 typedef int (*phi_progress_cb)(void *user, double fraction);
 /* One generated token; return nonzero to stop generation. */
 typedef int (*phi_token_cb)(void *user, phi_token token);
+/* A piece of generated text (valid UTF-8, len > 0, not NUL-terminated) on a
+ * PHI_CHANNEL_*; return nonzero to stop generation. */
+typedef int (*phi_text_cb)(void *user, int32_t channel, const char *text, size_t len);
 
 /* ------------------------------------------------------------------------ */
 /* Version and build                                                         */
@@ -315,6 +356,77 @@ PHI_API int32_t phi_generate_end(phi_ctx *ctx);
  * when generation ended on its own or by the callback, or an error. */
 PHI_API int32_t phi_generate(phi_ctx *ctx, const phi_token *prompt, size_t n,
                              phi_token_cb cb, void *user);
+
+/* ------------------------------------------------------------------------ */
+/* Text                                                                      */
+/* ------------------------------------------------------------------------ */
+
+/* Text functions need a loaded model whose tokenizer this build supports
+ * (byte-level BPE with the Phi-4 or Phi-4-mini pre-tokenizer); otherwise
+ * PHI_E_UNSUPPORTED, with the reason in phi_errmsg. */
+
+/* UTF-8 text (len bytes; invalid UTF-8 is encoded byte by byte, as the
+ * model's byte-level vocabulary allows) to tokens, two-call convention.
+ * Special tokens come only from their text with PHI_TOKENIZE_SPECIAL. */
+PHI_API int32_t phi_tokenize(phi_ctx *ctx, const char *text, size_t len, uint32_t flags,
+                             phi_token *tokens, size_t cap, size_t *n_out);
+/* Tokens to text, NUL-terminated into text (two-call convention; *n_out
+ * excludes the NUL, the capacity needed is *n_out + 1). The result is valid
+ * UTF-8: bytes that do not form a character become U+FFFD, as a WHATWG
+ * TextDecoder would do. */
+PHI_API int32_t phi_detokenize(phi_ctx *ctx, const phi_token *tokens, size_t n, uint32_t flags,
+                               char *text, size_t cap, size_t *n_out);
+/* The raw bytes a token stands for, NUL-terminated into buf (capacity needed
+ * *n_out + 1). They may be part of a UTF-8 character, and may contain NUL. */
+PHI_API int32_t phi_token_piece(phi_ctx *ctx, phi_token token, char *buf, size_t cap,
+                                size_t *n_out);
+
+/* ------------------------------------------------------------------------ */
+/* Chat                                                                      */
+/* ------------------------------------------------------------------------ */
+
+/* A conversation as the model's chat format writes it, NUL-terminated into
+ * out (two-call convention, capacity needed *n_out + 1). tools (NULL for
+ * none) is the text of tool definitions, usually JSON; only the Phi-4-mini
+ * formats have a place for it (in the system message, which is created empty
+ * if there is none), elsewhere it is PHI_E_UNSUPPORTED. The reasoning
+ * formats add their model's recommended system prompt when the conversation
+ * has no system message, unless PHI_CHAT_NO_DEFAULT_SYSTEM. Errors:
+ * PHI_E_INVALID_ARG (NULL or invalid UTF-8 text, a role the format has no
+ * place for), PHI_E_UNSUPPORTED (unknown chat template: set
+ * PHI_OPT_CHAT_FORMAT), PHI_E_STATE (no model). */
+PHI_API int32_t phi_chat_format(phi_ctx *ctx, const phi_chat_message *messages, size_t n,
+                                const char *tools, uint32_t flags, char *out, size_t cap,
+                                size_t *n_out);
+/* The tokens of that text: the format's markers become special tokens, the
+ * messages' content never does (text such as "<|im_end|>" in a message stays
+ * text). Two-call convention. */
+PHI_API int32_t phi_chat_tokenize(phi_ctx *ctx, const phi_chat_message *messages, size_t n,
+                                  const char *tools, uint32_t flags, phi_token *tokens,
+                                  size_t cap, size_t *n_out);
+
+/* Start generating the assistant's reply to a conversation: the sequence
+ * becomes the conversation's tokens (with PHI_CHAT_ADD_ASSISTANT implied).
+ * The part that matches what the sequence already holds is not evaluated
+ * again, so a chat that resends the whole conversation each turn pays only
+ * for the new messages. Continue with phi_generate_next_text (or
+ * phi_generate_next). Errors as phi_chat_tokenize and phi_eval;
+ * PHI_E_CONTEXT_FULL leaves the sequence as it was. */
+PHI_API int32_t phi_generate_begin_chat(phi_ctx *ctx, const phi_chat_message *messages,
+                                        size_t n, const char *tools, uint32_t flags);
+/* After phi_generate_begin or phi_generate_begin_chat: generate until the
+ * next piece of text is ready and return it (PHI_OK, *len > 0; *text owned by
+ * ctx, valid until the next call on ctx), or PHI_DONE when generation has
+ * ended and all text has been returned. Pieces are whole UTF-8 characters;
+ * control tokens produce no text; *channel is a PHI_CHANNEL_*. A turn uses
+ * either this or phi_generate_next, not both. */
+PHI_API int32_t phi_generate_next_text(phi_ctx *ctx, int32_t *channel, const char **text,
+                                       size_t *len);
+/* One call: begin_chat, then every piece of text to cb until the model ends
+ * its turn, a limit is reached, or cb returns nonzero (all PHI_OK). */
+PHI_API int32_t phi_generate_chat(phi_ctx *ctx, const phi_chat_message *messages, size_t n,
+                                  const char *tools, uint32_t flags, phi_text_cb cb,
+                                  void *user);
 
 /* ------------------------------------------------------------------------ */
 /* Sequence (KV cache)                                                       */

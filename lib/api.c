@@ -16,6 +16,7 @@
 #include "phi4.h"
 #include "runtime/pool.h"
 #include "runtime/sampler.h"
+#include "api_ctx.h"
 
 #if PHI4_VERSION_NUMBER != PHI_MESON_VERSION_NUMBER
 #error "phi4.h version macros disagree with meson.build's project version"
@@ -23,54 +24,17 @@
 
 enum { DEFAULT_N_CTX = 4096, DEFAULT_N_BATCH = 256 };
 
-typedef struct options {
-    int64_t n_threads, n_ctx, n_batch, use_mmap, logits_all, kernel, log_level;
-    int64_t seed, top_k, repeat_last_n, max_tokens;
-    double temperature, top_p, min_p, repeat_penalty, presence_penalty, frequency_penalty;
-} options;
-
 static const options default_options = {
     .n_threads = 0, .n_ctx = 0, .n_batch = DEFAULT_N_BATCH, .use_mmap = 1, .logits_all = 0,
     .kernel = PHI_KERNEL_AUTO, .log_level = PHI_LOG_WARN, .seed = -1, .top_k = 40,
-    .repeat_last_n = 64, .max_tokens = 0, .temperature = 0.8, .top_p = 0.95, .min_p = 0.05,
+    .repeat_last_n = 64, .max_tokens = 0, .chat_format = PHI_CHAT_FORMAT_AUTO,
+    .split_thinking = 1, .temperature = 0.8, .top_p = 0.95, .min_p = 0.05,
     .repeat_penalty = 1.0, .presence_penalty = 0.0, .frequency_penalty = 0.0,
-};
-
-struct phi_ctx {
-    phi_mem mem;
-    phi_err err;
-    options opt;
-    phi_log_cb log_cb;
-    void *log_user;
-    phi_progress_cb progress_cb;
-    void *progress_user;
-    atomic_int interrupt;
-
-    /* set by phi_load / phi_ctx_fork */
-    phi_model *model;
-    const phi_kernels *kernels;
-    phi_pool *pool;
-    int pool_threads;          /* threads the pool was made with */
-    void *state;               /* the architecture's per-context state */
-    phi_sampler *sampler;
-    int32_t n_ctx;
-    int32_t *tokens;           /* [n_ctx]: the sequence */
-    int32_t n_tokens;          /* its length */
-    int32_t n_cached;          /* leading positions the state holds (<= n_tokens) */
-    float *logits;             /* [logit_rows_cap][n_vocab] */
-    size_t logit_rows_cap;
-    size_t n_logit_rows;       /* rows from the last evaluation; 0 = none valid */
-    bool logits_all_rows;      /* the rows are one per token of the last phi_eval */
-    bool generating;
-    int64_t n_generated;
 };
 
 /* ---- errors and logging ------------------------------------------------ */
 
-static int32_t fail(phi_ctx *ctx, int32_t code, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static int32_t fail(phi_ctx *ctx, int32_t code, const char *fmt, ...)
+int32_t api_fail(phi_ctx *ctx, int32_t code, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -80,17 +44,14 @@ static int32_t fail(phi_ctx *ctx, int32_t code, const char *fmt, ...)
 }
 
 /* Adopt an error a lower layer reported. */
-static int32_t fail_with(phi_ctx *ctx, const phi_err *e)
+int32_t api_fail_with(phi_ctx *ctx, const phi_err *e)
 {
     if (e != &ctx->err)
         ctx->err = *e;
     return ctx->err.code ? ctx->err.code : (ctx->err.code = PHI_E_INTERNAL);
 }
 
-static void log_msg(phi_ctx *ctx, int32_t level, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void log_msg(phi_ctx *ctx, int32_t level, const char *fmt, ...)
+void api_log(phi_ctx *ctx, int32_t level, const char *fmt, ...)
 {
     if (!ctx->log_cb || level > ctx->opt.log_level)
         return;
@@ -104,7 +65,7 @@ static void log_msg(phi_ctx *ctx, int32_t level, const char *fmt, ...)
 
 /* Every entry point that takes a ctx starts here: a fresh error slot and a
  * cleared interrupt request. */
-static void begin_call(phi_ctx *ctx)
+void api_begin_call(phi_ctx *ctx)
 {
     phi_err_clear(&ctx->err);
     atomic_store_explicit(&ctx->interrupt, 0, memory_order_relaxed);
@@ -206,6 +167,8 @@ static void release_runtime(phi_ctx *ctx)
     phi_sampler_free(ctx->sampler);
     phi_free(&ctx->mem, ctx->tokens);
     phi_free(&ctx->mem, ctx->logits);
+    phi_free(&ctx->mem, ctx->queue.buf);
+    memset(&ctx->queue, 0, sizeof ctx->queue);
     phi_model_release(ctx->model);
     ctx->state = NULL;
     ctx->pool = NULL;
@@ -242,7 +205,7 @@ static int32_t ensure_pool(phi_ctx *ctx)
     ctx->pool = NULL;
     phi_err e = {0};
     if (phi_pool_new(&ctx->mem, want, &ctx->pool, &e) != PHI_OK)
-        return fail_with(ctx, &e);
+        return api_fail_with(ctx, &e);
     ctx->pool_threads = want;
     return PHI_OK;
 }
@@ -257,14 +220,14 @@ static int32_t setup_runtime(phi_ctx *ctx)
         cfg.n_batch = cfg.n_ctx;
     ctx->opt.n_batch = cfg.n_batch;
     if (m->arch->state_new(m, &cfg, &ctx->state, &e) != PHI_OK)
-        return fail_with(ctx, &e);
+        return api_fail_with(ctx, &e);
     if (phi_sampler_new(&ctx->mem, (int32_t)m->hp.n_vocab, &ctx->sampler, &e) != PHI_OK)
-        return fail_with(ctx, &e);
+        return api_fail_with(ctx, &e);
     phi_sampler_seed(ctx->sampler, ctx->opt.seed);
     ctx->tokens = phi_alloc_array(&ctx->mem, (size_t)ctx->n_ctx, sizeof *ctx->tokens);
     ctx->logits = phi_alloc_array(&ctx->mem, (size_t)m->hp.n_vocab, sizeof *ctx->logits);
     if (!ctx->tokens || !ctx->logits)
-        return fail(ctx, PHI_E_NOMEM, "out of memory for the token and logit buffers");
+        return api_fail(ctx, PHI_E_NOMEM, "out of memory for the token and logit buffers");
     ctx->logit_rows_cap = 1;
     return ensure_pool(ctx);
 }
@@ -284,7 +247,7 @@ static int32_t warm_up(phi_ctx *ctx)
             for (size_t p = at; p < end; p += 4096)
                 sink ^= f->data[p];
         if (ctx->progress_cb(ctx->progress_user, (double)end / (double)f->size))
-            return fail(ctx, PHI_E_INTERRUPTED, "loading stopped by the progress callback");
+            return api_fail(ctx, PHI_E_INTERRUPTED, "loading stopped by the progress callback");
     }
     (void)sink;
     return PHI_OK;
@@ -294,26 +257,26 @@ int32_t phi_load(phi_ctx *ctx, const char *path)
 {
     if (!ctx)
         return PHI_E_INVALID_ARG;
-    begin_call(ctx);
+    api_begin_call(ctx);
     if (!path)
-        return fail(ctx, PHI_E_INVALID_ARG, "path is NULL");
+        return api_fail(ctx, PHI_E_INVALID_ARG, "path is NULL");
     if (ctx->model)
-        return fail(ctx, PHI_E_STATE, "this context already has a model; use a new context");
+        return api_fail(ctx, PHI_E_STATE, "this context already has a model; use a new context");
     phi_err e = {0};
     if (phi_kernels_get((int32_t)ctx->opt.kernel, &ctx->kernels, &e) != PHI_OK)
-        return fail_with(ctx, &e);
+        return api_fail_with(ctx, &e);
     if (ctx->progress_cb && ctx->progress_cb(ctx->progress_user, 0.0))
-        return fail(ctx, PHI_E_INTERRUPTED, "loading stopped by the progress callback");
+        return api_fail(ctx, PHI_E_INTERRUPTED, "loading stopped by the progress callback");
     if (phi_model_load(&ctx->mem, path, ctx->opt.use_mmap != 0, ctx->kernels, &ctx->model, &e) !=
         PHI_OK) {
         phi_err_prefix(&e, "loading '%s'", path);
-        return fail_with(ctx, &e);
+        return api_fail_with(ctx, &e);
     }
     int64_t train = ctx->model->hp.n_ctx_train, want = ctx->opt.n_ctx;
     if (want == 0)
         want = train < DEFAULT_N_CTX ? train : DEFAULT_N_CTX;
     if (want > train) {
-        log_msg(ctx, PHI_LOG_WARN, "n_ctx %lld exceeds the trained context %lld; using %lld",
+        api_log(ctx, PHI_LOG_WARN, "n_ctx %lld exceeds the trained context %lld; using %lld",
                 (long long)want, (long long)train, (long long)train);
         want = train;
     }
@@ -326,7 +289,7 @@ int32_t phi_load(phi_ctx *ctx, const char *path)
         release_runtime(ctx);
         return rc;
     }
-    log_msg(ctx, PHI_LOG_INFO, "loaded %s: %s, %lld layers, %lld parameters, kernels %s", path,
+    api_log(ctx, PHI_LOG_INFO, "loaded %s: %s, %lld layers, %lld parameters, kernels %s", path,
             ctx->model->arch->name, (long long)ctx->model->hp.n_layer,
             (long long)ctx->model->hp.n_params, ctx->kernels->name);
     return PHI_OK;
@@ -337,14 +300,14 @@ int32_t phi_ctx_fork(phi_ctx *src, uint32_t flags, phi_ctx **out)
     if (!src || !out)
         return PHI_E_INVALID_ARG;
     *out = NULL;
-    begin_call(src);
+    api_begin_call(src);
     if (!src->model)
-        return fail(src, PHI_E_STATE, "phi_ctx_fork needs a loaded context");
+        return api_fail(src, PHI_E_STATE, "phi_ctx_fork needs a loaded context");
     if (flags & ~PHI_FORK_COPY_STATE)
-        return fail(src, PHI_E_INVALID_ARG, "unknown fork flags 0x%x", (unsigned)flags);
+        return api_fail(src, PHI_E_INVALID_ARG, "unknown fork flags 0x%x", (unsigned)flags);
     phi_ctx *ctx;
     if (ctx_create(&src->mem, &ctx) != PHI_OK)
-        return fail(src, PHI_E_NOMEM, "out of memory");
+        return api_fail(src, PHI_E_NOMEM, "out of memory");
     ctx->opt = src->opt;
     ctx->log_cb = src->log_cb;
     ctx->log_user = src->log_user;
@@ -380,7 +343,7 @@ int32_t phi_set_log_callback(phi_ctx *ctx, phi_log_cb cb, void *user)
 {
     if (!ctx)
         return PHI_E_INVALID_ARG;
-    begin_call(ctx);
+    api_begin_call(ctx);
     ctx->log_cb = cb;
     ctx->log_user = user;
     return PHI_OK;
@@ -390,7 +353,7 @@ int32_t phi_set_progress_callback(phi_ctx *ctx, phi_progress_cb cb, void *user)
 {
     if (!ctx)
         return PHI_E_INVALID_ARG;
-    begin_call(ctx);
+    api_begin_call(ctx);
     ctx->progress_cb = cb;
     ctx->progress_user = user;
     return PHI_OK;
@@ -420,6 +383,8 @@ static const option_spec option_specs[] = {
     INT_OPT(PHI_OPT_TOP_K, top_k, 0, INT32_MAX, false),
     INT_OPT(PHI_OPT_REPEAT_LAST_N, repeat_last_n, -1, INT32_MAX, false),
     INT_OPT(PHI_OPT_MAX_TOKENS, max_tokens, 0, 9.2e18, false),
+    INT_OPT(PHI_OPT_CHAT_FORMAT, chat_format, 0, PHI_CHAT_FORMAT_PHI4_MINI_REASONING, false),
+    INT_OPT(PHI_OPT_SPLIT_THINKING, split_thinking, 0, 1, false),
     FLOAT_OPT(PHI_OPT_TEMPERATURE, temperature, -1e9, 1e9),
     FLOAT_OPT(PHI_OPT_TOP_P, top_p, 1e-9, 1.0),
     FLOAT_OPT(PHI_OPT_MIN_P, min_p, 0.0, 1.0 - 1e-9),
@@ -434,13 +399,13 @@ static const option_spec *find_option(phi_ctx *ctx, int32_t key, bool is_float)
         if (option_specs[i].key != key)
             continue;
         if (option_specs[i].is_float != is_float) {
-            fail(ctx, PHI_E_INVALID_ARG, "option %d is %s-valued; use phi_%s_%s", (int)key,
+            api_fail(ctx, PHI_E_INVALID_ARG, "option %d is %s-valued; use phi_%s_%s", (int)key,
                  is_float ? "integer" : "float", "set", is_float ? "int" : "float");
             return NULL;
         }
         return &option_specs[i];
     }
-    fail(ctx, PHI_E_INVALID_ARG, "unknown option key %d", (int)key);
+    api_fail(ctx, PHI_E_INVALID_ARG, "unknown option key %d", (int)key);
     return NULL;
 }
 
@@ -448,15 +413,15 @@ int32_t phi_set_int(phi_ctx *ctx, int32_t key, int64_t value)
 {
     if (!ctx)
         return PHI_E_INVALID_ARG;
-    begin_call(ctx);
+    api_begin_call(ctx);
     const option_spec *o = find_option(ctx, key, false);
     if (!o)
         return ctx->err.code;
     if (o->load_only && ctx->model)
-        return fail(ctx, PHI_E_STATE, "option %d takes effect at load; set it before phi_load",
+        return api_fail(ctx, PHI_E_STATE, "option %d takes effect at load; set it before phi_load",
                     (int)key);
     if ((double)value < o->min || (double)value > o->max)
-        return fail(ctx, PHI_E_INVALID_ARG, "option %d: %lld is outside [%.0f, %.0f]", (int)key,
+        return api_fail(ctx, PHI_E_INVALID_ARG, "option %d: %lld is outside [%.0f, %.0f]", (int)key,
                     (long long)value, o->min, o->max);
     *(int64_t *)((char *)&ctx->opt + o->offset) = value;
     if (key == PHI_OPT_SEED && ctx->sampler)
@@ -468,12 +433,12 @@ int32_t phi_set_float(phi_ctx *ctx, int32_t key, double value)
 {
     if (!ctx)
         return PHI_E_INVALID_ARG;
-    begin_call(ctx);
+    api_begin_call(ctx);
     const option_spec *o = find_option(ctx, key, true);
     if (!o)
         return ctx->err.code;
     if (!isfinite(value) || value < o->min || value > o->max)
-        return fail(ctx, PHI_E_INVALID_ARG, "option %d: %g is outside [%g, %g]", (int)key, value,
+        return api_fail(ctx, PHI_E_INVALID_ARG, "option %d: %g is outside [%g, %g]", (int)key, value,
                     o->min, o->max);
     *(double *)((char *)&ctx->opt + o->offset) = value;
     return PHI_OK;
@@ -482,9 +447,9 @@ int32_t phi_set_float(phi_ctx *ctx, int32_t key, double value)
 /* The option's storage, or NULL with the error set. */
 static const void *option_value(phi_ctx *ctx, int32_t key, bool is_float, const void *out)
 {
-    begin_call(ctx);
+    api_begin_call(ctx);
     if (!out) {
-        fail(ctx, PHI_E_INVALID_ARG, "out is NULL");
+        api_fail(ctx, PHI_E_INVALID_ARG, "out is NULL");
         return NULL;
     }
     const option_spec *o = find_option(ctx, key, is_float);
@@ -521,11 +486,11 @@ int32_t phi_info_int(phi_ctx *ctx, int32_t key, int64_t *out)
 {
     if (!ctx)
         return PHI_E_INVALID_ARG;
-    begin_call(ctx);
+    api_begin_call(ctx);
     if (!out)
-        return fail(ctx, PHI_E_INVALID_ARG, "out is NULL");
+        return api_fail(ctx, PHI_E_INVALID_ARG, "out is NULL");
     if (!ctx->model)
-        return fail(ctx, PHI_E_STATE, "no model loaded");
+        return api_fail(ctx, PHI_E_STATE, "no model loaded");
     const phi_model *m = ctx->model;
     const phi_hparams *hp = &m->hp;
     switch (key) {
@@ -547,49 +512,60 @@ int32_t phi_info_int(phi_ctx *ctx, int32_t key, int64_t *out)
     case PHI_INFO_TOKEN_PAD: *out = m->vocab.pad; break;
     case PHI_INFO_FILE_VERSION: *out = m->src->version; break;
     case PHI_INFO_WEIGHT_BYTES: *out = (int64_t)m->weight_bytes; break;
+    case PHI_INFO_CHAT_FORMAT: *out = m->chat_format; break;
     default:
-        return fail(ctx, PHI_E_INVALID_ARG, "unknown integer info key %d", (int)key);
+        return api_fail(ctx, PHI_E_INVALID_ARG, "unknown integer info key %d", (int)key);
     }
     return PHI_OK;
 }
 
-static int32_t copy_out(phi_ctx *ctx, const char *text, char *buf, size_t cap, size_t *n_out)
+int32_t api_copy_out(phi_ctx *ctx, const char *text, size_t n, char *buf, size_t cap,
+                     size_t *n_out)
 {
-    size_t n = strlen(text);
     if (n_out)
         *n_out = n;
     if (!buf || cap < n + 1)
-        return fail(ctx, PHI_E_BUFFER_TOO_SMALL, "the text needs %zu bytes with its NUL", n + 1);
-    memcpy(buf, text, n + 1);
+        return api_fail(ctx, PHI_E_BUFFER_TOO_SMALL, "the text needs %zu bytes with its NUL", n + 1);
+    if (n)
+        memcpy(buf, text, n);
+    buf[n] = '\0';
     return PHI_OK;
+}
+
+static int32_t copy_str_out(phi_ctx *ctx, const char *text, char *buf, size_t cap, size_t *n_out)
+{
+    return api_copy_out(ctx, text, strlen(text), buf, cap, n_out);
 }
 
 int32_t phi_info_str(phi_ctx *ctx, int32_t key, char *buf, size_t cap, size_t *n_out)
 {
     if (!ctx)
         return PHI_E_INVALID_ARG;
-    begin_call(ctx);
+    api_begin_call(ctx);
     if (key == PHI_INFO_KERNEL_NAME) {
         const phi_kernels *k = ctx->kernels;
         phi_err e = {0};
         if (!k && phi_kernels_get((int32_t)ctx->opt.kernel, &k, &e) != PHI_OK)
-            return fail_with(ctx, &e);
-        return copy_out(ctx, k->name, buf, cap, n_out);
+            return api_fail_with(ctx, &e);
+        return copy_str_out(ctx, k->name, buf, cap, n_out);
     }
     if (!ctx->model)
-        return fail(ctx, PHI_E_STATE, "no model loaded");
+        return api_fail(ctx, PHI_E_STATE, "no model loaded");
     switch (key) {
-    case PHI_INFO_ARCH_NAME: return copy_out(ctx, ctx->model->arch->name, buf, cap, n_out);
-    case PHI_INFO_MODEL_NAME: return copy_out(ctx, ctx->model->name, buf, cap, n_out);
-    default: return fail(ctx, PHI_E_INVALID_ARG, "unknown text info key %d", (int)key);
+    case PHI_INFO_ARCH_NAME: return copy_str_out(ctx, ctx->model->arch->name, buf, cap, n_out);
+    case PHI_INFO_MODEL_NAME: return copy_str_out(ctx, ctx->model->name, buf, cap, n_out);
+    case PHI_INFO_CHAT_TEMPLATE:
+        return api_copy_out(ctx, ctx->model->chat_template.ptr,
+                            (size_t)ctx->model->chat_template.len, buf, cap, n_out);
+    default: return api_fail(ctx, PHI_E_INVALID_ARG, "unknown text info key %d", (int)key);
     }
 }
 
 /* ---- evaluation -------------------------------------------------------- */
 
-static int32_t require_model(phi_ctx *ctx)
+int32_t api_require_model(phi_ctx *ctx)
 {
-    return ctx->model ? PHI_OK : fail(ctx, PHI_E_STATE, "no model loaded (call phi_load first)");
+    return ctx->model ? PHI_OK : api_fail(ctx, PHI_E_STATE, "no model loaded (call phi_load first)");
 }
 
 static int32_t reserve_logit_rows(phi_ctx *ctx, size_t rows)
@@ -599,7 +575,7 @@ static int32_t reserve_logit_rows(phi_ctx *ctx, size_t rows)
     size_t nv = (size_t)ctx->model->hp.n_vocab;
     float *grown = phi_alloc_array(&ctx->mem, rows, nv * sizeof(float));
     if (!grown)
-        return fail(ctx, PHI_E_NOMEM, "out of memory for the logits of %zu tokens", rows);
+        return api_fail(ctx, PHI_E_NOMEM, "out of memory for the logits of %zu tokens", rows);
     phi_free(&ctx->mem, ctx->logits);
     ctx->logits = grown;
     ctx->logit_rows_cap = rows;
@@ -615,7 +591,7 @@ static int32_t sync_sequence(phi_ctx *ctx, int32_t from, bool all_rows)
     int32_t len = ctx->n_tokens;
     int32_t start = ctx->n_cached;
     if (m->arch->must_recompute(m, ctx->state, ctx->n_cached, len)) {
-        log_msg(ctx, PHI_LOG_DEBUG, "re-evaluating %d positions for length %d", (int)start,
+        api_log(ctx, PHI_LOG_DEBUG, "re-evaluating %d positions for length %d", (int)start,
                 (int)len);
         start = 0;
     }
@@ -646,7 +622,7 @@ static int32_t sync_sequence(phi_ctx *ctx, int32_t from, bool all_rows)
         int rc = m->arch->forward(m, ctx->state, &rt, ctx->tokens + pos, end - pos, pos, len, out,
                                   all_rows, &e);
         if (rc != PHI_OK)
-            return fail_with(ctx, &e);
+            return api_fail_with(ctx, &e);
         pos = end;
         ctx->n_cached = pos;
     }
@@ -658,14 +634,14 @@ static int32_t sync_sequence(phi_ctx *ctx, int32_t from, bool all_rows)
 static int32_t check_tokens(phi_ctx *ctx, const phi_token *tokens, size_t n)
 {
     if (n && !tokens)
-        return fail(ctx, PHI_E_INVALID_ARG, "tokens is NULL");
+        return api_fail(ctx, PHI_E_INVALID_ARG, "tokens is NULL");
     int64_t nv = ctx->model->hp.n_vocab;
     for (size_t i = 0; i < n; i++)
         if (tokens[i] < 0 || tokens[i] >= nv)
-            return fail(ctx, PHI_E_INVALID_ARG, "token %zu is %d, outside [0, %lld)", i,
+            return api_fail(ctx, PHI_E_INVALID_ARG, "token %zu is %d, outside [0, %lld)", i,
                         (int)tokens[i], (long long)nv);
     if ((size_t)(ctx->n_ctx - ctx->n_tokens) < n)
-        return fail(ctx, PHI_E_CONTEXT_FULL,
+        return api_fail(ctx, PHI_E_CONTEXT_FULL,
                     "%zu more tokens do not fit: the sequence holds %d of %d positions", n,
                     (int)ctx->n_tokens, (int)ctx->n_ctx);
     return PHI_OK;
@@ -694,11 +670,11 @@ int32_t phi_eval(phi_ctx *ctx, const phi_token *tokens, size_t n)
 {
     if (!ctx)
         return PHI_E_INVALID_ARG;
-    begin_call(ctx);
-    if (require_model(ctx) != PHI_OK)
+    api_begin_call(ctx);
+    if (api_require_model(ctx) != PHI_OK)
         return ctx->err.code;
     if (n == 0)
-        return fail(ctx, PHI_E_INVALID_ARG, "no tokens to evaluate");
+        return api_fail(ctx, PHI_E_INVALID_ARG, "no tokens to evaluate");
     return append_and_eval(ctx, tokens, n, ctx->opt.logits_all != 0);
 }
 
@@ -706,11 +682,11 @@ const float *phi_logits(phi_ctx *ctx)
 {
     if (!ctx)
         return NULL;
-    begin_call(ctx);
-    if (require_model(ctx) != PHI_OK)
+    api_begin_call(ctx);
+    if (api_require_model(ctx) != PHI_OK)
         return NULL;
     if (!ctx->n_logit_rows) {
-        fail(ctx, PHI_E_STATE, "no logits: evaluate tokens first");
+        api_fail(ctx, PHI_E_STATE, "no logits: evaluate tokens first");
         return NULL;
     }
     return ctx->logits + (ctx->n_logit_rows - 1) * (size_t)ctx->model->hp.n_vocab;
@@ -720,15 +696,15 @@ const float *phi_logits_at(phi_ctx *ctx, size_t i)
 {
     if (!ctx)
         return NULL;
-    begin_call(ctx);
-    if (require_model(ctx) != PHI_OK)
+    api_begin_call(ctx);
+    if (api_require_model(ctx) != PHI_OK)
         return NULL;
     if (!ctx->n_logit_rows || !ctx->logits_all_rows) {
-        fail(ctx, PHI_E_STATE, "no per-token logits: set PHI_OPT_LOGITS_ALL before phi_eval");
+        api_fail(ctx, PHI_E_STATE, "no per-token logits: set PHI_OPT_LOGITS_ALL before phi_eval");
         return NULL;
     }
     if (i >= ctx->n_logit_rows) {
-        fail(ctx, PHI_E_INVALID_ARG, "row %zu is past the %zu tokens of the last evaluation", i,
+        api_fail(ctx, PHI_E_INVALID_ARG, "row %zu is past the %zu tokens of the last evaluation", i,
              ctx->n_logit_rows);
         return NULL;
     }
@@ -760,13 +736,13 @@ int32_t phi_sample(phi_ctx *ctx, phi_token *out)
 {
     if (!ctx)
         return PHI_E_INVALID_ARG;
-    begin_call(ctx);
+    api_begin_call(ctx);
     if (!out)
-        return fail(ctx, PHI_E_INVALID_ARG, "out is NULL");
-    if (require_model(ctx) != PHI_OK)
+        return api_fail(ctx, PHI_E_INVALID_ARG, "out is NULL");
+    if (api_require_model(ctx) != PHI_OK)
         return ctx->err.code;
     if (!ctx->n_logit_rows)
-        return fail(ctx, PHI_E_STATE, "no logits to sample from: evaluate tokens first");
+        return api_fail(ctx, PHI_E_STATE, "no logits to sample from: evaluate tokens first");
     *out = sample_now(ctx);
     return PHI_OK;
 }
@@ -778,16 +754,17 @@ int phi_token_is_eog(const phi_ctx *ctx, phi_token token)
 
 /* ---- generation -------------------------------------------------------- */
 
-static int32_t generate_begin(phi_ctx *ctx, const phi_token *prompt, size_t n)
+int32_t api_generate_begin(phi_ctx *ctx, const phi_token *prompt, size_t n)
 {
-    if (require_model(ctx) != PHI_OK)
+    if (api_require_model(ctx) != PHI_OK)
         return ctx->err.code;
     ctx->generating = false;
+    api_text_reset(ctx);
     int32_t rc;
     if (n > 0)
         rc = append_and_eval(ctx, prompt, n, ctx->opt.logits_all != 0);
     else if (ctx->n_tokens == 0)
-        rc = fail(ctx, PHI_E_INVALID_ARG, "empty prompt and empty sequence: nothing to continue");
+        rc = api_fail(ctx, PHI_E_INVALID_ARG, "empty prompt and empty sequence: nothing to continue");
     else if (!ctx->n_logit_rows)
         rc = sync_sequence(ctx, ctx->n_tokens - 1, false);
     else
@@ -799,12 +776,12 @@ static int32_t generate_begin(phi_ctx *ctx, const phi_token *prompt, size_t n)
     return PHI_OK;
 }
 
-static int32_t generate_step(phi_ctx *ctx, phi_token *token_out)
+int32_t api_generate_step(phi_ctx *ctx, phi_token *token_out)
 {
     if (token_out)
         *token_out = -1;
     if (!ctx->generating)
-        return fail(ctx, PHI_E_STATE, "phi_generate_next without phi_generate_begin");
+        return api_fail(ctx, PHI_E_STATE, "phi_generate_next without phi_generate_begin");
     if ((ctx->opt.max_tokens && ctx->n_generated >= ctx->opt.max_tokens) ||
         ctx->n_tokens >= ctx->n_ctx) {
         ctx->generating = false;
@@ -831,24 +808,25 @@ int32_t phi_generate_begin(phi_ctx *ctx, const phi_token *prompt, size_t n)
 {
     if (!ctx)
         return PHI_E_INVALID_ARG;
-    begin_call(ctx);
-    return generate_begin(ctx, prompt, n);
+    api_begin_call(ctx);
+    return api_generate_begin(ctx, prompt, n);
 }
 
 int32_t phi_generate_next(phi_ctx *ctx, phi_token *token_out)
 {
     if (!ctx)
         return PHI_E_INVALID_ARG;
-    begin_call(ctx);
-    return generate_step(ctx, token_out);
+    api_begin_call(ctx);
+    return api_generate_step(ctx, token_out);
 }
 
 int32_t phi_generate_end(phi_ctx *ctx)
 {
     if (!ctx)
         return PHI_E_INVALID_ARG;
-    begin_call(ctx);
+    api_begin_call(ctx);
     ctx->generating = false;
+    api_text_reset(ctx);
     return PHI_OK;
 }
 
@@ -857,11 +835,11 @@ int32_t phi_generate(phi_ctx *ctx, const phi_token *prompt, size_t n, phi_token_
 {
     if (!ctx)
         return PHI_E_INVALID_ARG;
-    begin_call(ctx);
-    int32_t rc = generate_begin(ctx, prompt, n);
+    api_begin_call(ctx);
+    int32_t rc = api_generate_begin(ctx, prompt, n);
     while (rc == PHI_OK) {
         phi_token tok;
-        rc = generate_step(ctx, &tok);
+        rc = api_generate_step(ctx, &tok);
         if (rc < 0)
             break;
         bool stop_asked = tok >= 0 && cb && cb(user, tok);
@@ -870,7 +848,7 @@ int32_t phi_generate(phi_ctx *ctx, const phi_token *prompt, size_t n, phi_token_
             break;
         }
         if (atomic_load_explicit(&ctx->interrupt, memory_order_relaxed))
-            rc = fail(ctx, PHI_E_INTERRUPTED, "interrupted");
+            rc = api_fail(ctx, PHI_E_INTERRUPTED, "interrupted");
     }
     ctx->generating = false;
     return rc;
@@ -883,21 +861,27 @@ int32_t phi_kv_pos(const phi_ctx *ctx)
     return ctx ? ctx->n_tokens : 0;
 }
 
+void api_truncate(phi_ctx *ctx, int32_t n)
+{
+    ctx->n_tokens = n;
+    if (ctx->n_cached > n)
+        ctx->n_cached = n;
+    ctx->n_logit_rows = 0;
+}
+
 int32_t phi_kv_truncate(phi_ctx *ctx, int32_t n_pos)
 {
     if (!ctx)
         return PHI_E_INVALID_ARG;
-    begin_call(ctx);
-    if (require_model(ctx) != PHI_OK)
+    api_begin_call(ctx);
+    if (api_require_model(ctx) != PHI_OK)
         return ctx->err.code;
     if (n_pos < 0 || n_pos > ctx->n_tokens)
-        return fail(ctx, PHI_E_INVALID_ARG, "cannot truncate a sequence of %d tokens to %d",
+        return api_fail(ctx, PHI_E_INVALID_ARG, "cannot truncate a sequence of %d tokens to %d",
                     (int)ctx->n_tokens, (int)n_pos);
-    ctx->n_tokens = n_pos;
-    if (ctx->n_cached > n_pos)
-        ctx->n_cached = n_pos;
-    ctx->n_logit_rows = 0;
+    api_truncate(ctx, n_pos);
     ctx->generating = false;
+    api_text_reset(ctx);
     return PHI_OK;
 }
 

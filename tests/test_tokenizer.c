@@ -10,98 +10,16 @@
 #include <time.h>
 
 #include "check.h"
+#include "vocab_fixture.h"
 #include "core/mem.h"
 #include "phi4.h"
 #include "text/tokenizer.h"
 #include "text/unicode.h"
 #include "text/utf8_stream.h"
 
-static const char *fixture_dir;
 static phi_mem mem;
 
 /* ---- fixture files ---- */
-
-static char *read_file(const char *name, size_t *len)
-{
-    char path[4096];
-    snprintf(path, sizeof path, "%s/%s", fixture_dir, name);
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        fprintf(stderr, "cannot open %s\n", path);
-        exit(2);
-    }
-    fseek(f, 0, SEEK_END);
-    long size = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *buf = malloc((size_t)size + 1);
-    if (!buf || fread(buf, 1, (size_t)size, f) != (size_t)size) {
-        fprintf(stderr, "cannot read %s\n", path);
-        exit(2);
-    }
-    fclose(f);
-    buf[size] = 0;
-    *len = (size_t)size;
-    return buf;
-}
-
-/* Cut the next line off *p (the newline is replaced by NUL). */
-static char *next_line(char **p)
-{
-    char *line = *p, *nl = strchr(line, '\n');
-    if (nl) {
-        *nl = 0;
-        *p = nl + 1;
-    } else {
-        *p = line + strlen(line);
-    }
-    return line;
-}
-
-typedef struct vocab_file {
-    char *text;
-    char pre[32];
-    phi_str *tokens, *merges;
-    int32_t *types;
-    phi_vocab_desc desc;
-} vocab_file;
-
-static void load_vocab(vocab_file *v, const char *name)
-{
-    size_t len;
-    char *p = v->text = read_file(name, &len);
-    long long n_tokens = 0, n_merges = 0;
-    if (sscanf(next_line(&p), "pre %31s", v->pre) != 1 || sscanf(next_line(&p), "tokens %lld", &n_tokens) != 1) {
-        fprintf(stderr, "%s: bad header\n", name);
-        exit(2);
-    }
-    v->tokens = calloc((size_t)n_tokens, sizeof *v->tokens);
-    v->types = calloc((size_t)n_tokens, sizeof *v->types);
-    for (long long i = 0; i < n_tokens; i++) {
-        char *line = next_line(&p);
-        v->types[i] = atoi(line);
-        const char *tok = strchr(line, ' ') + 1;
-        v->tokens[i] = (phi_str){tok, strlen(tok)};
-    }
-    if (sscanf(next_line(&p), "merges %lld", &n_merges) != 1) {
-        fprintf(stderr, "%s: bad merges header\n", name);
-        exit(2);
-    }
-    v->merges = calloc((size_t)n_merges, sizeof *v->merges);
-    for (long long i = 0; i < n_merges; i++) {
-        char *line = next_line(&p);
-        v->merges[i] = (phi_str){line, strlen(line)};
-    }
-    v->desc = (phi_vocab_desc){{v->pre, strlen(v->pre)}, v->tokens, n_tokens, v->types, NULL,
-                               v->merges, n_merges};
-}
-
-static void free_vocab(vocab_file *v)
-{
-    free(v->text);
-    free(v->tokens);
-    free(v->types);
-    free(v->merges);
-}
 
 typedef struct corpus {
     char *text;

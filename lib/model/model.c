@@ -3,12 +3,15 @@
  * facts. */
 #include "model/model.h"
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "arch/arch.h"
 #include "format/gguf.h"
 #include "phi4.h"
+#include "text/chat.h"
+#include "text/tokenizer.h"
 
 static int open_source(const phi_mem *mem, const char *path, bool use_mmap, phi_source **out,
                        phi_err *err)
@@ -103,6 +106,86 @@ static int read_vocab(phi_model *m, phi_err *err)
     return PHI_OK;
 }
 
+/* Hugging Face's Phi-4-mini (and Phi-3) tokenizer.json marks the role
+ * tokens rstrip; GGUF has no field for it, so they are known by their text. */
+static const char *const rstrip_tokens[] = {"<|system|>", "<|user|>", "<|assistant|>", "<|end|>"};
+
+static bool tokenizer_unsupported(phi_model *m, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static bool tokenizer_unsupported(phi_model *m, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(m->tokenizer_error, sizeof m->tokenizer_error, fmt, ap);
+    va_end(ap);
+    return false;
+}
+
+/* Build the tokenizer from tokenizer.ggml.*. A tokenizer this build does
+ * not run leaves m->tokenizer NULL with the reason (token-level calls still
+ * work); a malformed one fails the load. */
+static int read_tokenizer(phi_model *m, phi_err *err)
+{
+    const phi_source *src = m->src;
+    const phi_vocab *v = &m->vocab;
+    phi_str kind = {0}, pre = {0};
+    const phi_meta *merges = NULL;
+    if (!phi_meta_str(src, "tokenizer.ggml.model", &kind, err) && !err->code)
+        return tokenizer_unsupported(m, "the file names no tokenizer ('tokenizer.ggml.model')"), PHI_OK;
+    if (!err->code && !phi_str_eq(kind, "gpt2"))
+        return tokenizer_unsupported(m, "tokenizer '%.*s' is not supported (libphi4 runs byte-level BPE, 'gpt2')",
+                                     (int)(kind.len > 32 ? 32 : kind.len), kind.ptr), PHI_OK;
+    if (!err->code && !phi_meta_str(src, "tokenizer.ggml.pre", &pre, err) && !err->code)
+        return tokenizer_unsupported(m, "the file names no pre-tokenizer ('tokenizer.ggml.pre')"), PHI_OK;
+    if (!err->code && !phi_meta_array(src, "tokenizer.ggml.merges", &merges, err) && !err->code)
+        return phi_err_set(err, PHI_E_FORMAT, "missing 'tokenizer.ggml.merges' for a BPE tokenizer");
+    if (err->code)
+        return err->code;
+    if (merges->elem_type != PHI_META_STRING)
+        return phi_err_set(err, PHI_E_FORMAT, "'tokenizer.ggml.merges' must hold strings");
+
+    size_t n = (size_t)v->n_tokens;
+    int32_t *types = v->types ? phi_alloc_array(&m->mem, n, sizeof *types) : NULL;
+    uint8_t *attrs = phi_alloc_zero(&m->mem, n);
+    int rc = PHI_OK;
+    if ((v->types && !types) || !attrs) {
+        rc = phi_err_set(err, PHI_E_NOMEM, "out of memory for the vocabulary");
+        goto done;
+    }
+    for (size_t i = 0; v->types && i < n; i++) {
+        int64_t t = phi_meta_elem_int(v->types, i);
+        types[i] = t >= INT32_MIN && t <= INT32_MAX ? (int32_t)t : 0;
+    }
+    for (size_t i = 0; i < n; i++)
+        for (size_t r = 0; r < sizeof rstrip_tokens / sizeof rstrip_tokens[0]; r++)
+            if (phi_str_eq(v->tokens[i], rstrip_tokens[r]))
+                attrs[i] = PHI_TOKEN_ATTR_RSTRIP;
+    phi_vocab_desc d = {pre, v->tokens, v->n_tokens, types, attrs, merges->strs,
+                        (int64_t)merges->count};
+    phi_err terr = {0};
+    rc = phi_tokenizer_new(&m->mem, &d, &m->tokenizer, &terr);
+    if (rc == PHI_E_UNSUPPORTED) {
+        tokenizer_unsupported(m, "%s", terr.msg);
+        rc = PHI_OK;
+    } else if (rc != PHI_OK) {
+        *err = terr;
+    }
+done:
+    phi_free(&m->mem, types);
+    phi_free(&m->mem, attrs);
+    return rc;
+}
+
+static void read_chat_template(phi_model *m)
+{
+    phi_err ignored = {0};
+    if (phi_meta_str(m->src, "tokenizer.chat_template", &m->chat_template, &ignored))
+        m->chat_format = phi_chat_detect(m->chat_template.ptr, (size_t)m->chat_template.len);
+    else if (m->tokenizer)
+        m->chat_format = phi_chat_detect_from_vocab(m->tokenizer);
+}
+
 int phi_model_load(const phi_mem *mem, const char *path, bool use_mmap, const phi_kernels *k,
                    phi_model **out, phi_err *err)
 {
@@ -137,8 +220,9 @@ int phi_model_load(const phi_mem *mem, const char *path, bool use_mmap, const ph
     phi_err_clear(err);
     if ((rc = m->arch->load(m, k, err)) != PHI_OK)
         goto fail;
-    if ((rc = read_vocab(m, err)) != PHI_OK)
+    if ((rc = read_vocab(m, err)) != PHI_OK || (rc = read_tokenizer(m, err)) != PHI_OK)
         goto fail;
+    read_chat_template(m);
     for (size_t i = 0; i < m->src->n_tensors; i++)
         m->weight_bytes += m->src->tensors[i].nbytes;
     *out = m;
@@ -160,6 +244,7 @@ void phi_model_release(phi_model *m)
         return;
     if (m->arch && m->arch->unload)
         m->arch->unload(m);
+    phi_tokenizer_free(m->tokenizer);
     phi_source_free(m->src);
     phi_mem mem = m->mem;
     phi_free(&mem, m);

@@ -14,6 +14,7 @@
 
 struct phi_arch;
 struct phi_kernels;
+struct phi_tokenizer;
 
 /* Facts every architecture reports (phi_info_int). */
 typedef struct phi_hparams {
@@ -48,6 +49,10 @@ typedef struct phi_model {
     void *weights;         /* architecture-owned */
     phi_hparams hp;
     phi_vocab vocab;
+    struct phi_tokenizer *tokenizer;  /* NULL when this build can't run the file's tokenizer: */
+    char tokenizer_error[PHI_ERRMSG_MAX]; /* ... this says why */
+    phi_str chat_template;            /* tokenizer.chat_template, or empty */
+    int chat_format;                  /* PHI_CHAT_FORMAT_* it names; AUTO when none */
     char name[128];        /* general.name */
     size_t weight_bytes;
 } phi_model;

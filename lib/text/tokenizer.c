@@ -13,8 +13,9 @@ struct phi_tokenizer {
     phi_pretok_kind pretok;
     phi_pieces pieces;
     phi_bpe bpe;
+    uint8_t *types;      /* [n] PHI_TOKEN_* */
+    uint8_t *attrs;      /* [n] PHI_TOKEN_ATTR_* */
     int32_t *specials;   /* control and user-defined ids, longest first */
-    uint8_t *special_attrs; /* PHI_TOKEN_ATTR_* of specials[i] */
     int32_t n_specials;
     bool special_first_byte[256];
 };
@@ -36,6 +37,16 @@ static bool is_special_type(int32_t type)
 }
 
 int64_t phi_tokenizer_n_tokens(const phi_tokenizer *t) { return t->pieces.n; }
+
+int32_t phi_tokenizer_type(const phi_tokenizer *t, int32_t id)
+{
+    return id >= 0 && id < t->pieces.n ? t->types[id] : 0;
+}
+
+uint8_t phi_tokenizer_attrs(const phi_tokenizer *t, int32_t id)
+{
+    return id >= 0 && id < t->pieces.n ? t->attrs[id] : 0;
+}
 
 static size_t piece_len(const phi_pieces *p, int32_t id) { return (size_t)(p->off[id + 1] - p->off[id]); }
 
@@ -124,14 +135,23 @@ static void sort_longest_first(const phi_pieces *p, int32_t *ids, int32_t n)
 
 static int collect_specials(phi_tokenizer *t, const phi_vocab_desc *d, phi_err *err)
 {
+    t->types = phi_alloc(&t->mem, (size_t)d->n_tokens);
+    t->attrs = phi_alloc_zero(&t->mem, (size_t)d->n_tokens);
+    if (!t->types || !t->attrs)
+        return phi_err_set(err, PHI_E_NOMEM, "tokenizer: out of memory for token types");
+    for (int64_t i = 0; i < d->n_tokens; i++) {
+        int32_t type = d->types ? d->types[i] : PHI_TOKEN_NORMAL;
+        t->types[i] = type >= 0 && type <= UINT8_MAX ? (uint8_t)type : 0;
+        if (d->attrs)
+            t->attrs[i] = d->attrs[i];
+    }
     if (!d->types)
         return PHI_OK;
     int32_t n = 0;
     for (int64_t i = 0; i < d->n_tokens; i++)
         n += is_special_type(d->types[i]) && d->tokens[i].len > 0;
     t->specials = phi_alloc_array(&t->mem, n ? (size_t)n : 1, sizeof *t->specials);
-    t->special_attrs = phi_alloc_array(&t->mem, n ? (size_t)n : 1, sizeof *t->special_attrs);
-    if (!t->specials || !t->special_attrs)
+    if (!t->specials)
         return phi_err_set(err, PHI_E_NOMEM, "tokenizer: out of memory for special tokens");
     for (int64_t i = 0; i < d->n_tokens; i++) {
         if (is_special_type(d->types[i]) && d->tokens[i].len > 0) {
@@ -140,8 +160,6 @@ static int collect_specials(phi_tokenizer *t, const phi_vocab_desc *d, phi_err *
         }
     }
     sort_longest_first(&t->pieces, t->specials, t->n_specials);
-    for (int32_t i = 0; i < t->n_specials; i++)
-        t->special_attrs[i] = d->attrs ? d->attrs[t->specials[i]] : 0;
     return PHI_OK;
 }
 
@@ -195,7 +213,8 @@ void phi_tokenizer_free(phi_tokenizer *t)
     phi_free(&t->mem, t->pieces.bytes);
     phi_free(&t->mem, t->pieces.off);
     phi_free(&t->mem, t->specials);
-    phi_free(&t->mem, t->special_attrs);
+    phi_free(&t->mem, t->types);
+    phi_free(&t->mem, t->attrs);
     phi_mem mem = t->mem;
     phi_free(&mem, t);
 }
@@ -230,8 +249,7 @@ static int encode_chunk(const phi_tokenizer *t, phi_bpe_scratch *scratch, const 
     return PHI_OK;
 }
 
-/* The special token that text[0..len) starts with (the longest), as an
- * index into t->specials, or -1. */
+/* The special token that text[0..len) starts with (the longest), or -1. */
 static int32_t special_at(const phi_tokenizer *t, const uint8_t *text, size_t len)
 {
     if (!t->special_first_byte[text[0]])
@@ -240,9 +258,15 @@ static int32_t special_at(const phi_tokenizer *t, const uint8_t *text, size_t le
         int32_t id = t->specials[i];
         size_t n = piece_len(&t->pieces, id);
         if (n <= len && memcmp(text, t->pieces.bytes + t->pieces.off[id], n) == 0)
-            return i;
+            return id;
     }
     return -1;
+}
+
+int32_t phi_tokenizer_find_special(const phi_tokenizer *t, const char *text, size_t len)
+{
+    int32_t id = len ? special_at(t, (const uint8_t *)text, len) : -1;
+    return id >= 0 && piece_len(&t->pieces, id) == len ? id : -1;
 }
 
 /* Unicode White_Space, which is what Hugging Face's lstrip/rstrip strip
@@ -282,6 +306,16 @@ static size_t skip_space_backward(const uint8_t *s, size_t floor, size_t end)
     return end;
 }
 
+size_t phi_leading_white_space(const char *s, size_t len)
+{
+    return skip_space_forward((const uint8_t *)s, len, 0);
+}
+
+size_t phi_trailing_white_space(const char *s, size_t len)
+{
+    return len - skip_space_backward((const uint8_t *)s, 0, len);
+}
+
 int phi_tokenizer_encode(const phi_tokenizer *t, const char *text, size_t len, bool parse_special,
                          int32_t *out, size_t cap, size_t *n_out, phi_err *err)
 {
@@ -293,13 +327,12 @@ int phi_tokenizer_encode(const phi_tokenizer *t, const char *text, size_t len, b
     int rc = PHI_OK;
     size_t chunk = 0;
     for (size_t pos = 0; pos < len && rc == PHI_OK;) {
-        int32_t i = parse_special ? special_at(t, s + pos, len - pos) : -1;
-        if (i < 0) {
+        int32_t special = parse_special ? special_at(t, s + pos, len - pos) : -1;
+        if (special < 0) {
             pos++;
             continue;
         }
-        int32_t special = t->specials[i];
-        uint8_t attrs = t->special_attrs[i];
+        uint8_t attrs = t->attrs[special];
         size_t chunk_end = attrs & PHI_TOKEN_ATTR_LSTRIP ? skip_space_backward(s, chunk, pos) : pos;
         rc = encode_chunk(t, &scratch, s + chunk, chunk_end - chunk, &sk, err);
         emit(&sk, special);

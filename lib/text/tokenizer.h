@@ -53,6 +53,19 @@ void phi_tokenizer_free(phi_tokenizer *t);
 
 int64_t phi_tokenizer_n_tokens(const phi_tokenizer *t);
 
+/* A token's PHI_TOKEN_* type and PHI_TOKEN_ATTR_* flags (0 out of range). */
+int32_t phi_tokenizer_type(const phi_tokenizer *t, int32_t id);
+uint8_t phi_tokenizer_attrs(const phi_tokenizer *t, int32_t id);
+
+/* The id of the special (control or user-defined) token spelled exactly
+ * text[0..len), or -1. */
+int32_t phi_tokenizer_find_special(const phi_tokenizer *t, const char *text, size_t len);
+
+/* Bytes of Unicode White_Space (what lstrip/rstrip strip) at the start and
+ * at the end of s[0..len). */
+size_t phi_leading_white_space(const char *s, size_t len);
+size_t phi_trailing_white_space(const char *s, size_t len);
+
 /* Encode any bytes (invalid UTF-8 included: see text/pretok.h). With
  * parse_special, exact matches of control and user-defined tokens are cut
  * out first (leftmost, longest at one position) and become those tokens.

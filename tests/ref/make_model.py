@@ -160,37 +160,42 @@ SPECIALS = {
 }
 PRE = {"phi4": "dbrx", "mini": "gpt-4o"}
 EOS = {"phi4": "<|im_end|>", "mini": "<|end|>"}
-CHAT_TEMPLATE = {
-    "phi4": "{% for m in messages %}<|im_start|>{{ m['role'] }}<|im_sep|>{{ m['content'] }}"
-            "<|im_end|>{% endfor %}{% if add_generation_prompt %}<|im_start|>assistant"
-            "<|im_sep|>{% endif %}",
-    "mini": "{% for m in messages %}{% if m['role'] == 'system' %}<|system|>{% elif "
-            "m['role'] == 'user' %}<|user|>{% else %}<|assistant|>{% endif %}{{ m['content'] }}"
-            "<|end|>{% endfor %}{% if add_generation_prompt %}<|assistant|>{% else %}"
-            "{{ eos_token }}{% endif %}",
-}
-NORMAL, CONTROL = 1, 3
+# The family's real chat templates (tests/fixtures/chat/templates.json); "other" is a
+# template of another family, which the library must refuse to guess at.
+with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "fixtures", "chat",
+                       "templates.json"), encoding="utf-8") as _f:
+    CHAT_TEMPLATES = {k: v["template"] for k, v in json.load(_f).items()}
+CHAT_TEMPLATES["other"] = ("{% for message in messages %}{{'<|start_header_id|>' + message['role'] + "
+                           "'<|end_header_id|>\\n\\n' + message['content'] + '<|eot_id|>'}}"
+                           "{% endfor %}")
+DEFAULT_TEMPLATE = {"phi4": "phi4", "mini": "phi4-mini"}
+# Tokens that are not special in the Hugging Face sense but are matched whole
+# (GGUF type USER_DEFINED), as Phi-4-mini's tool markers are.
+USER_TOKENS = {"phi4": [], "mini": ["<|tool|>", "<|/tool|>", "<|tool_call|>", "<|/tool_call|>"]}
+NORMAL, CONTROL, USER_DEFINED = 1, 3, 4
 
 
-def make_tokenizer(kind, n_vocab, n_merges):
+def make_tokenizer(kind, n_vocab, n_merges, chat_template=None):
     """256 byte tokens, then the merged tokens (in merge order), then the special tokens,
     then <|dummy_k|> control tokens padding up to n_vocab (real files also have unused
     embedding rows)."""
     merges = train_bpe(CORPUS, n_merges)
     tokens = [u for _, u in bytes_to_unicode()] + [a + b for a, b in merges]
-    specials = SPECIALS[kind]
-    n_dummy = n_vocab - len(tokens) - len(specials)
+    specials, user = SPECIALS[kind], USER_TOKENS[kind]
+    n_dummy = n_vocab - len(tokens) - len(specials) - len(user)
     if n_dummy < 0:
         raise ValueError("n_vocab too small for the tokenizer")
-    types = [NORMAL] * len(tokens) + [CONTROL] * (len(specials) + n_dummy)
-    tokens += specials + [f"<|dummy_{k}|>" for k in range(n_dummy)]
+    types = ([NORMAL] * len(tokens) + [CONTROL] * len(specials) + [USER_DEFINED] * len(user) +
+             [CONTROL] * n_dummy)
+    tokens += specials + user + [f"<|dummy_{k}|>" for k in range(n_dummy)]
     if len(set(tokens)) != len(tokens):
         raise ValueError("duplicate token strings")
     ids = {t: i for i, t in enumerate(tokens)}
     return dict(model="gpt2", pre=PRE[kind], tokens=tokens, token_type=types,
                 merges=[f"{a} {b}" for a, b in merges],
                 bos=ids["<|endoftext|>"], eos=ids[EOS[kind]], eot=ids[EOS[kind]],
-                pad=ids["<|endoftext|>"], add_bos=False, chat_template=CHAT_TEMPLATE[kind])
+                pad=ids["<|endoftext|>"], add_bos=False,
+                chat_template=CHAT_TEMPLATES.get(chat_template or DEFAULT_TEMPLATE[kind]))
 
 
 # ----------------------------------------------------------------------------------------
@@ -252,7 +257,7 @@ def tensor_type(name, x, ttype):
     return gw.TYPE_NAMES[ttype]
 
 
-def make_model(config, ttype, out_dir, seed=0):
+def make_model(config, ttype, out_dir, seed=0, chat_template=None):
     """Write out_dir/model.gguf and out_dir/weights.npz; return (weights, hparams, tokenizer)
     where weights are the decoded (what-a-reader-sees) float64 values."""
     if config not in CONFIGS:
@@ -262,7 +267,7 @@ def make_model(config, ttype, out_dir, seed=0):
     hp = hparams_of(config, ttype)
     rng = np.random.default_rng(seed)
     master = random_weights(hp, rng)
-    tok = make_tokenizer(c["tokenizer"], hp["n_vocab"], c["n_merges"])
+    tok = make_tokenizer(c["tokenizer"], hp["n_vocab"], c["n_merges"], chat_template)
 
     w = gw.GGUFWriter(alignment=c["alignment"])
     a = "phi3."
@@ -296,7 +301,8 @@ def make_model(config, ttype, out_dir, seed=0):
     w.add("tokenizer.ggml.eot_token_id", gw.UINT32, tok["eot"])
     w.add("tokenizer.ggml.padding_token_id", gw.UINT32, tok["pad"])
     w.add("tokenizer.ggml.add_bos_token", gw.BOOL, tok["add_bos"])
-    w.add("tokenizer.chat_template", gw.STRING, tok["chat_template"])
+    if tok["chat_template"] is not None:
+        w.add("tokenizer.chat_template", gw.STRING, tok["chat_template"])
 
     # hparams['freq_base'] and eps are stored as f32; the reference uses the stored values
     hp["freq_base"] = float(np.float32(hp["freq_base"]))
@@ -331,9 +337,11 @@ def main(argv=None):
     ap.add_argument("--type", required=True, choices=TYPES)
     ap.add_argument("--out", required=True, help="output directory")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--chat-template", choices=sorted(CHAT_TEMPLATES) + ["none"],
+                    help="the template to store (default: the family's own)")
     args = ap.parse_args(argv)
     try:
-        make_model(args.config, args.type, args.out, args.seed)
+        make_model(args.config, args.type, args.out, args.seed, args.chat_template)
     except ValueError as e:
         print(f"make_model: {e}", file=sys.stderr)
         return 1

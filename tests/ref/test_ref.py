@@ -336,7 +336,7 @@ def test_phi4_like_and_mini_like_metadata(models):
     _, _, hp, tok = models("mini-like", "f32")
     assert tok["pre"] == "gpt-4o" and tok["tokens"][tok["eos"]] == "<|end|>"
     assert hp["n_rot"] == 24 and hp["n_head"] // hp["n_head_kv"] == 3
-    assert "<|user|>" in tok["chat_template"]
+    assert "'<|' + message['role'] + '|>'" in tok["chat_template"]
 
 
 @pytest.mark.parametrize("config", sorted(make_model.CONFIGS))
@@ -353,7 +353,8 @@ def test_tokenizer_is_consistent_bpe(models, config):
         assert ids[a] < 256 + rank and ids[b] < 256 + rank      # parts exist before it
         assert ids[a + b] == 256 + rank
     for i, (t, ty) in enumerate(zip(tokens, types)):
-        assert ty == (3 if t.startswith("<|") else 1), t
+        user_defined = t in make_model.USER_TOKENS[make_model.CONFIGS[config]["tokenizer"]]
+        assert ty == (4 if user_defined else 3 if t.startswith("<|") else 1), t
     assert types[tok["bos"]] == types[tok["eos"]] == 3
 
 
