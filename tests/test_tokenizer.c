@@ -21,29 +21,6 @@ static phi_mem mem;
 
 /* ---- fixture files ---- */
 
-typedef struct corpus {
-    char *text;
-    phi_str *items;
-    size_t n;
-} corpus;
-
-static void load_corpus(corpus *c, const char *name)
-{
-    size_t len;
-    c->text = read_file(name, &len);
-    size_t cap = 1024;
-    c->items = malloc(cap * sizeof *c->items);
-    c->n = 0;
-    for (char *p = c->text; p < c->text + len;) {
-        char *end;
-        unsigned long n = strtoul(p, &end, 10);
-        if (c->n == cap)
-            c->items = realloc(c->items, (cap *= 2) * sizeof *c->items);
-        c->items[c->n++] = (phi_str){end + 1, n};
-        p = end + 1 + n + 1;
-    }
-}
-
 /* Expected ids: one line per corpus item. */
 typedef struct expected {
     char *text;
@@ -389,46 +366,6 @@ static double now(void)
     return ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
-static void time_encode(const phi_tokenizer *t, const char *vocab, const char *what, const char *text,
-                        size_t len)
-{
-    size_t n;
-    double t0 = now();
-    int32_t *ids = encode(t, text, len, false, &n);
-    double dt = now() - t0;
-    printf("%s speed, %s: %zu bytes -> %zu tokens in %.3f s (%.2f MB/s, %.0f tokens/s)\n", vocab, what,
-           len, n, dt, len / dt / 1e6, n / dt);
-    free(ids);
-}
-
-/* 1 MiB of corpus text, and 1 MiB of inputs that make single huge pieces
- * (the merge loop must not go quadratic). Timed, not asserted. */
-static void test_speed(const phi_tokenizer *t, const char *vocab)
-{
-    corpus c;
-    load_corpus(&c, "corpus.txt");
-    size_t size = 1 << 20, len = 0;
-    char *text = malloc(size);
-    for (size_t i = 0; len < size; i = (i + 1) % c.n) {
-        size_t n = c.items[i].len < size - len ? c.items[i].len : size - len;
-        memcpy(text + len, c.items[i].ptr, n);
-        len += n;
-    }
-    time_encode(t, vocab, "corpus", text, len);
-    static const char *const repeated[] = {"a", "ab", "A", "\xe4\xb8\xad", " ", "\n", "1", "!"};
-    for (size_t r = 0; r < sizeof repeated / sizeof repeated[0]; r++) {
-        size_t unit = strlen(repeated[r]);
-        for (len = 0; len + unit <= size; len += unit)
-            memcpy(text + len, repeated[r], unit);
-        char what[32];
-        snprintf(what, sizeof what, "\"%s\" repeated", r == 5 ? "\\n" : repeated[r]);
-        time_encode(t, vocab, what, text, len);
-    }
-    free(text);
-    free(c.text);
-    free(c.items);
-}
-
 static void test_unsupported(const vocab_file *v)
 {
     phi_vocab_desc d = v->desc;
@@ -503,7 +440,6 @@ static void run_vocab(const char *name, const char *vocab_file_name, const char 
     test_buffer_too_small(t);
     test_invalid_utf8(t, name);
     test_streaming(t);
-    test_speed(t, name);
     test_unsupported(&v);
     if (strcmp(name, "cl100k") == 0)
         test_allocation_failures(&v);

@@ -15,7 +15,7 @@
 /* Set by main: the directory fixture names are relative to. */
 static const char *fixture_dir;
 
-static char *read_file(const char *name, size_t *len)
+static inline char *read_file(const char *name, size_t *len)
 {
     char path[4096];
     snprintf(path, sizeof path, "%s/%s", fixture_dir, name);
@@ -39,7 +39,7 @@ static char *read_file(const char *name, size_t *len)
 }
 
 /* Cut the next line off *p (the newline is replaced by NUL). */
-static char *next_line(char **p)
+static inline char *next_line(char **p)
 {
     char *line = *p, *nl = strchr(line, '\n');
     if (nl) {
@@ -59,7 +59,7 @@ typedef struct vocab_file {
     phi_vocab_desc desc;
 } vocab_file;
 
-static void load_vocab(vocab_file *v, const char *name)
+static inline void load_vocab(vocab_file *v, const char *name)
 {
     size_t len;
     char *p = v->text = read_file(name, &len);
@@ -89,12 +89,36 @@ static void load_vocab(vocab_file *v, const char *name)
                                v->merges, n_merges};
 }
 
-static void free_vocab(vocab_file *v)
+static inline void free_vocab(vocab_file *v)
 {
     free(v->text);
     free(v->tokens);
     free(v->types);
     free(v->merges);
+}
+
+/* A corpus file: items as "LEN <bytes>\n", one after another. */
+typedef struct corpus {
+    char *text;
+    phi_str *items;
+    size_t n;
+} corpus;
+
+static inline void load_corpus(corpus *c, const char *name)
+{
+    size_t len;
+    c->text = read_file(name, &len);
+    size_t cap = 1024;
+    c->items = malloc(cap * sizeof *c->items);
+    c->n = 0;
+    for (char *p = c->text; p < c->text + len;) {
+        char *end;
+        unsigned long n = strtoul(p, &end, 10);
+        if (c->n == cap)
+            c->items = realloc(c->items, (cap *= 2) * sizeof *c->items);
+        c->items[c->n++] = (phi_str){end + 1, n};
+        p = end + 1 + n + 1;
+    }
 }
 
 #endif

@@ -3,7 +3,7 @@
 // same bytes, and stream to valid UTF-8.
 //
 // Build and run (from the repository root):
-//   clang -std=c11 -g -O1 -fsanitize=fuzzer,address,undefined -Iinclude -Ilib
+//   clang -std=c11 -g -O1 -fsanitize=fuzzer,address,undefined -Iinclude -Ilib -Itests
 //     lib/core/*.c lib/text/*.c tests/fuzz/fuzz_tokenizer.c -o /tmp/fuzz_tokenizer
 //   PHI_TOKENIZER_FIXTURES=tests/fixtures/tokenizer /tmp/fuzz_tokenizer -max_len=4096
 // The first input byte picks the vocabulary (bit 0) and parse_special (bit 1).
@@ -16,73 +16,34 @@
 #include "text/tokenizer.h"
 #include "text/unicode.h"
 #include "text/utf8_stream.h"
+#include "vocab_fixture.h"
 
 static phi_mem mem;
 static phi_tokenizer *tokenizers[2];
 
-/* The fixture vocabulary format of tools/tokenizer-fixtures/gen_fixtures.js.
- * The tokenizer copies what it needs, so the file's text goes right after. */
-static phi_tokenizer *load(const char *dir, const char *name)
+static phi_tokenizer *load(const char *name)
 {
-    char path[4096];
-    snprintf(path, sizeof path, "%s/%s", dir, name);
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        fprintf(stderr, "cannot open %s (set PHI_TOKENIZER_FIXTURES)\n", path);
-        abort();
-    }
-    fseek(f, 0, SEEK_END);
-    long size = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *text = malloc((size_t)size + 1);
-    if (fread(text, 1, (size_t)size, f) != (size_t)size)
-        abort();
-    fclose(f);
-    text[size] = 0;
-
-    char pre[32];
-    long long n_tokens, n_merges;
-    char *p = text;
-    if (sscanf(p, "pre %31s\ntokens %lld", pre, &n_tokens) != 2)
-        abort();
-    p = strchr(strchr(p, '\n') + 1, '\n') + 1;
-    phi_str *tokens = calloc((size_t)n_tokens, sizeof *tokens);
-    int32_t *types = calloc((size_t)n_tokens, sizeof *types);
-    for (long long i = 0; i < n_tokens; i++) {
-        char *nl = strchr(p, '\n');
-        types[i] = atoi(p);
-        tokens[i] = (phi_str){strchr(p, ' ') + 1, (uint64_t)(nl - strchr(p, ' ') - 1)};
-        p = nl + 1;
-    }
-    if (sscanf(p, "merges %lld", &n_merges) != 1)
-        abort();
-    p = strchr(p, '\n') + 1;
-    phi_str *merges = calloc((size_t)n_merges, sizeof *merges);
-    for (long long i = 0; i < n_merges; i++) {
-        char *nl = strchr(p, '\n');
-        merges[i] = (phi_str){p, (uint64_t)(nl - p)};
-        p = nl + 1;
-    }
-    phi_vocab_desc d = {{pre, strlen(pre)}, tokens, n_tokens, types, NULL, merges, n_merges};
+    vocab_file v;
+    load_vocab(&v, name);
     phi_tokenizer *t;
     phi_err err = {0};
-    if (phi_tokenizer_new(&mem, &d, &t, &err) != PHI_OK) {
+    if (phi_tokenizer_new(&mem, &v.desc, &t, &err) != PHI_OK) {
         fprintf(stderr, "%s: %s\n", name, err.msg);
         abort();
     }
-    free(tokens), free(types), free(merges), free(text);
+    free_vocab(&v);
     return t;
 }
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
     (void)argc, (void)argv;
-    const char *dir = getenv("PHI_TOKENIZER_FIXTURES");
-    if (!dir)
-        dir = "tests/fixtures/tokenizer";
+    fixture_dir = getenv("PHI_TOKENIZER_FIXTURES");
+    if (!fixture_dir)
+        fixture_dir = "tests/fixtures/tokenizer";
     phi_mem_init_default(&mem);
-    tokenizers[0] = load(dir, "cl100k.vocab");
-    tokenizers[1] = load(dir, "o200k.vocab");
+    tokenizers[0] = load("cl100k.vocab");
+    tokenizers[1] = load("o200k.vocab");
     return 0;
 }
 
