@@ -418,6 +418,16 @@ static void test_allocation_failures(void)
                 if (rc == PHI_OK)
                     phi_ctx_free(fork);
             }
+            if (rc == PHI_OK) { /* the text side: tokenizer scratch, chat tokens, text queue */
+                phi_token t[64];
+                size_t n;
+                rc = phi_tokenize(ctx, "Hello world", 11, 0, t, 64, &n);
+            }
+            if (rc == PHI_OK) {
+                const phi_chat_message m[] = {{"user", "Hi"}};
+                phi_set_int(ctx, PHI_OPT_MAX_TOKENS, 3);
+                rc = phi_generate_chat(ctx, m, 1, NULL, 0, NULL, NULL);
+            }
         }
         if (rc != PHI_OK) {
             n_failures++;
