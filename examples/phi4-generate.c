@@ -1,9 +1,11 @@
-/* phi4-generate: open a GGUF model, evaluate a prompt of token ids and print
- * the generated token ids, one line. Text in and out arrives with the
- * tokenizer; until then this shows the whole token-level pipeline.
+/* phi4-generate: open a GGUF model and answer one prompt, streaming the
+ * text as it is generated. The prompt is a user message in the model's chat
+ * format (with --raw, plain text to continue); a reasoning model's thinking
+ * goes to stderr.
  *
- *   phi4-generate -m model.gguf [-p 1,2,3] [-n 32] [-t threads] [-c ctx]
- *                 [--temp 0.8] [--top-k 40] [--top-p 0.95] [--seed 42]
+ *   phi4-generate -m model.gguf -p "Why is the sky blue?" [-s SYSTEM] [--raw]
+ *                 [-n 256] [-t threads] [-c ctx] [--temp 0.8] [--top-k 40]
+ *                 [--top-p 0.95] [--seed 42]
  */
 #include <errno.h>
 #include <stdio.h>
@@ -17,8 +19,10 @@ static void usage(FILE *f)
     fprintf(f,
             "usage: phi4-generate -m MODEL.gguf [options]\n"
             "  -m PATH       model file (GGUF)\n"
-            "  -p IDS        prompt as comma-separated token ids (default: the BOS or EOS token)\n"
-            "  -n N          tokens to generate (default 32)\n"
+            "  -p TEXT       the prompt (a user message)\n"
+            "  -s TEXT       a system message\n"
+            "  --raw         -p is plain text to continue, not a chat message\n"
+            "  -n N          tokens to generate at most (default 256)\n"
             "  -t N          threads (default: all CPUs)\n"
             "  -c N          context length (default: min(trained, 4096))\n"
             "  --temp X      temperature; 0 = greedy (default 0.8)\n"
@@ -27,28 +31,11 @@ static void usage(FILE *f)
             "  --seed N      random seed (default: from the clock)\n");
 }
 
-static int parse_ids(const char *s, phi_token *ids, size_t cap, size_t *n)
+static int print_text(void *user, int32_t channel, const char *text, size_t len)
 {
-    *n = 0;
-    while (*s) {
-        char *end;
-        errno = 0;
-        long v = strtol(s, &end, 10);
-        if (end == s || errno || v < 0 || v > INT32_MAX || *n == cap)
-            return -1;
-        ids[(*n)++] = (phi_token)v;
-        s = *end == ',' ? end + 1 : end;
-        if (*end && *end != ',')
-            return -1;
-    }
-    return 0;
-}
-
-static int print_token(void *user, phi_token tok)
-{
-    int *count = user;
-    printf("%s%d", (*count)++ ? " " : "", tok);
-    fflush(stdout);
+    (void)user;
+    fwrite(text, 1, len, channel == PHI_CHANNEL_THINKING ? stderr : stdout);
+    fflush(channel == PHI_CHANNEL_THINKING ? stderr : stdout);
     return 0;
 }
 
@@ -62,8 +49,9 @@ static int check(phi_ctx *ctx, int32_t rc, const char *what)
 
 int main(int argc, char **argv)
 {
-    const char *model = NULL, *prompt = NULL;
-    long n_predict = 32;
+    const char *model = NULL, *prompt = "", *system = NULL;
+    long n_predict = 256;
+    int raw = 0;
     phi_ctx *ctx;
     if (phi_ctx_new(&ctx) != PHI_OK) {
         fprintf(stderr, "phi4-generate: out of memory\n");
@@ -77,6 +65,10 @@ int main(int argc, char **argv)
             phi_ctx_free(ctx);
             return 0;
         }
+        if (!strcmp(a, "--raw")) {
+            raw = 1;
+            continue;
+        }
         if (!v) {
             fprintf(stderr, "phi4-generate: %s needs a value\n", a);
             bad = 1;
@@ -85,6 +77,7 @@ int main(int argc, char **argv)
         i++;
         if (!strcmp(a, "-m")) model = v;
         else if (!strcmp(a, "-p")) prompt = v;
+        else if (!strcmp(a, "-s")) system = v;
         else if (!strcmp(a, "-n")) n_predict = strtol(v, NULL, 10);
         else if (!strcmp(a, "-t")) bad = check(ctx, phi_set_int(ctx, PHI_OPT_N_THREADS, atoll(v)), a);
         else if (!strcmp(a, "-c")) bad = check(ctx, phi_set_int(ctx, PHI_OPT_N_CTX, atoll(v)), a);
@@ -109,23 +102,24 @@ int main(int argc, char **argv)
         bad = check(ctx, phi_set_int(ctx, PHI_OPT_MAX_TOKENS, n_predict), "-n") ||
               check(ctx, phi_load(ctx, model), "load");
 
-    phi_token ids[4096];
-    size_t n_ids = 0;
-    if (!bad && prompt && parse_ids(prompt, ids, sizeof ids / sizeof ids[0], &n_ids) != 0) {
-        fprintf(stderr, "phi4-generate: -p wants comma-separated token ids\n");
-        bad = 1;
+    if (!bad && raw) {
+        phi_token ids[4096];
+        size_t n_ids;
+        bad = check(ctx, phi_tokenize(ctx, prompt, strlen(prompt), PHI_TOKENIZE_ADD_BOS, ids,
+                                      sizeof ids / sizeof ids[0], &n_ids), "prompt") ||
+              check(ctx, phi_generate_begin(ctx, ids, n_ids), "generate");
+        int32_t channel, rc = PHI_OK;
+        const char *text;
+        size_t len;
+        while (!bad && (rc = phi_generate_next_text(ctx, &channel, &text, &len)) == PHI_OK)
+            print_text(NULL, channel, text, len);
+        bad = bad || check(ctx, rc, "generate");
+    } else if (!bad) {
+        phi_chat_message msgs[2] = {{"system", system}, {"user", prompt}};
+        bad = check(ctx, phi_generate_chat(ctx, system ? msgs : msgs + 1, system ? 2 : 1, NULL, 0,
+                                           print_text, NULL), "generate");
     }
-    if (!bad && n_ids == 0) {
-        int64_t bos = -1, eos = -1;
-        phi_info_int(ctx, PHI_INFO_TOKEN_BOS, &bos);
-        phi_info_int(ctx, PHI_INFO_TOKEN_EOS, &eos);
-        ids[n_ids++] = (phi_token)(bos >= 0 ? bos : eos >= 0 ? eos : 0);
-    }
-    int count = 0;
-    if (!bad && n_predict > 0) {
-        bad = check(ctx, phi_generate(ctx, ids, n_ids, print_token, &count), "generate");
-        printf("\n");
-    }
+    printf("\n");
     phi_ctx_free(ctx);
     return bad;
 }
