@@ -10,6 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/mem.h"
+#include "phi4.h"
 #include "text/tokenizer.h"
 
 /* Set by main: the directory fixture names are relative to. */
@@ -95,6 +97,33 @@ static inline void free_vocab(vocab_file *v)
     free(v->tokens);
     free(v->types);
     free(v->merges);
+}
+
+/* A tokenizer built from a vocabulary fixture; with rstrip_roles,
+ * Phi-4-mini's role tokens get rstrip, as the model loader gives them. Exits
+ * on failure (fixtures are known to be good). */
+static inline phi_tokenizer *fixture_tokenizer(const phi_mem *mem, const char *name,
+                                               bool rstrip_roles)
+{
+    static const char *const roles[] = {"<|system|>", "<|user|>", "<|assistant|>", "<|end|>"};
+    vocab_file v;
+    load_vocab(&v, name);
+    uint8_t *attrs = calloc((size_t)v.desc.n_tokens, 1);
+    for (int64_t i = 0; rstrip_roles && i < v.desc.n_tokens; i++)
+        for (int r = 0; r < 4; r++)
+            if (v.desc.tokens[i].len == strlen(roles[r]) &&
+                memcmp(v.desc.tokens[i].ptr, roles[r], strlen(roles[r])) == 0)
+                attrs[i] = PHI_TOKEN_ATTR_RSTRIP;
+    v.desc.attrs = attrs;
+    phi_tokenizer *t;
+    phi_err err = {0};
+    if (phi_tokenizer_new(mem, &v.desc, &t, &err) != PHI_OK) {
+        fprintf(stderr, "%s: %s\n", name, err.msg);
+        exit(2);
+    }
+    free(attrs);
+    free_vocab(&v);
+    return t;
 }
 
 /* A corpus file: items as "LEN <bytes>\n", one after another. */

@@ -33,29 +33,6 @@
 static phi_mem mem;
 static phi_tokenizer *tokenizers[2];
 
-static phi_tokenizer *load(const char *name, bool rstrip_roles)
-{
-    vocab_file v;
-    load_vocab(&v, name);
-    uint8_t *attrs = calloc((size_t)v.desc.n_tokens, 1);
-    static const char *roles[] = {"<|system|>", "<|user|>", "<|assistant|>", "<|end|>"};
-    for (int64_t i = 0; rstrip_roles && i < v.desc.n_tokens; i++)
-        for (int r = 0; r < 4; r++)
-            if (v.desc.tokens[i].len == strlen(roles[r]) &&
-                memcmp(v.desc.tokens[i].ptr, roles[r], strlen(roles[r])) == 0)
-                attrs[i] = PHI_TOKEN_ATTR_RSTRIP;
-    v.desc.attrs = attrs;
-    phi_tokenizer *t;
-    phi_err err = {0};
-    if (phi_tokenizer_new(&mem, &v.desc, &t, &err) != PHI_OK) {
-        fprintf(stderr, "%s: %s\n", name, err.msg);
-        abort();
-    }
-    free(attrs);
-    free_vocab(&v);
-    return t;
-}
-
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
     (void)argc, (void)argv;
@@ -63,8 +40,8 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     if (!fixture_dir)
         fixture_dir = "tests/fixtures/tokenizer";
     phi_mem_init_default(&mem);
-    tokenizers[0] = load("cl100k.vocab", false);
-    tokenizers[1] = load("o200k.vocab", true);
+    tokenizers[0] = fixture_tokenizer(&mem, "cl100k.vocab", false);
+    tokenizers[1] = fixture_tokenizer(&mem, "o200k.vocab", true);
     return 0;
 }
 

@@ -21,20 +21,6 @@
 static phi_mem mem;
 static phi_tokenizer *tokenizers[2];
 
-static phi_tokenizer *load(const char *name)
-{
-    vocab_file v;
-    load_vocab(&v, name);
-    phi_tokenizer *t;
-    phi_err err = {0};
-    if (phi_tokenizer_new(&mem, &v.desc, &t, &err) != PHI_OK) {
-        fprintf(stderr, "%s: %s\n", name, err.msg);
-        abort();
-    }
-    free_vocab(&v);
-    return t;
-}
-
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
     (void)argc, (void)argv;
@@ -42,8 +28,8 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     if (!fixture_dir)
         fixture_dir = "tests/fixtures/tokenizer";
     phi_mem_init_default(&mem);
-    tokenizers[0] = load("cl100k.vocab");
-    tokenizers[1] = load("o200k.vocab");
+    tokenizers[0] = fixture_tokenizer(&mem, "cl100k.vocab", false);
+    tokenizers[1] = fixture_tokenizer(&mem, "o200k.vocab", false);
     return 0;
 }
 
