@@ -23,11 +23,13 @@ def main():
     ap.add_argument("--type", required=True)
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--chat-template", default=None)
+    ap.add_argument("--vocab", default=None)
     ap.add_argument("cmd", nargs=argparse.REMAINDER)
     a = ap.parse_args()
     cmd = a.cmd[1:] if a.cmd and a.cmd[0] == "--" else a.cmd
     with tempfile.TemporaryDirectory(prefix="phi4-model-") as d:
-        make_model.make_model(a.config, a.type, d, seed=a.seed, chat_template=a.chat_template)
+        make_model.make_model(a.config, a.type, d, seed=a.seed, chat_template=a.chat_template,
+                             vocab=a.vocab)
         path = os.path.join(d, "model.gguf")
         return subprocess.call([c.replace("{model}", path) for c in cmd])
 

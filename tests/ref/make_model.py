@@ -198,6 +198,28 @@ def make_tokenizer(kind, n_vocab, n_merges, chat_template=None):
                 chat_template=CHAT_TEMPLATES.get(chat_template or DEFAULT_TEMPLATE[kind]))
 
 
+def tokenizer_from_fixture(path):
+    """A real vocabulary from tests/fixtures/tokenizer (cl100k or o200k ranks, with Phi-4's
+    or Phi-4-mini's special tokens at their real ids), as a full-size file carries it."""
+    with open(path, encoding="utf-8", newline="\n") as f:
+        lines = f.read().split("\n")
+    pre = lines[0].split(" ", 1)[1]
+    n = int(lines[1].split()[1])
+    types, tokens = [], []
+    for line in lines[2:2 + n]:
+        t, text = line.split(" ", 1)
+        types.append(int(t))
+        tokens.append(text)
+    n_merges = int(lines[2 + n].split()[1])
+    merges = lines[3 + n:3 + n + n_merges]
+    ids = {t: i for i, t in enumerate(tokens)}
+    kind = "mini" if pre == "gpt-4o" else "phi4"
+    eot = ids[EOS[kind]]
+    return dict(model="gpt2", pre=pre, tokens=tokens, token_type=types, merges=merges,
+                bos=ids["<|endoftext|>"], eos=eot, eot=eot, pad=ids["<|endoftext|>"],
+                add_bos=False, chat_template=CHAT_TEMPLATES[DEFAULT_TEMPLATE[kind]])
+
+
 # ----------------------------------------------------------------------------------------
 # weights
 
@@ -257,7 +279,7 @@ def tensor_type(name, x, ttype):
     return gw.TYPE_NAMES[ttype]
 
 
-def make_model(config, ttype, out_dir, seed=0, chat_template=None):
+def make_model(config, ttype, out_dir, seed=0, chat_template=None, vocab=None):
     """Write out_dir/model.gguf and out_dir/weights.npz; return (weights, hparams, tokenizer)
     where weights are the decoded (what-a-reader-sees) float64 values."""
     if config not in CONFIGS:
@@ -265,9 +287,13 @@ def make_model(config, ttype, out_dir, seed=0, chat_template=None):
     check_type(config, ttype)
     c = CONFIGS[config]
     hp = hparams_of(config, ttype)
+    if vocab:
+        tok = tokenizer_from_fixture(vocab)
+        hp["n_vocab"] = len(tok["tokens"])
+    else:
+        tok = make_tokenizer(c["tokenizer"], hp["n_vocab"], c["n_merges"], chat_template)
     rng = np.random.default_rng(seed)
     master = random_weights(hp, rng)
-    tok = make_tokenizer(c["tokenizer"], hp["n_vocab"], c["n_merges"], chat_template)
 
     w = gw.GGUFWriter(alignment=c["alignment"])
     a = "phi3."
@@ -339,9 +365,11 @@ def main(argv=None):
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--chat-template", choices=sorted(CHAT_TEMPLATES) + ["none"],
                     help="the template to store (default: the family's own)")
+    ap.add_argument("--vocab", help="a real vocabulary (tests/fixtures/tokenizer/*.vocab) "
+                                    "instead of the tiny trained one")
     args = ap.parse_args(argv)
     try:
-        make_model(args.config, args.type, args.out, args.seed, args.chat_template)
+        make_model(args.config, args.type, args.out, args.seed, args.chat_template, args.vocab)
     except ValueError as e:
         print(f"make_model: {e}", file=sys.stderr)
         return 1
