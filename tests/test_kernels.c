@@ -1,6 +1,8 @@
 /* Every SIMD kernel against its scalar twin (lib/kernels/scalar.c), for every
  * kernel level this build and CPU have. A slot is tested when its pointer
- * differs from the scalar table's; dequant is compared at every level.
+ * differs from the scalar table's; dequant is compared at every level. With
+ * --levels / --auto (see main) it also checks the dispatcher: which levels
+ * exist on this CPU and which one a context takes (PHI4_KERNEL applies).
  *
  * Tolerances. u = 2^-24 (f32 unit roundoff).
  * - quantize_act, dequant, axpy_f32, scale_f32: exact (bytes / bits). The
