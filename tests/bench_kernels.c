@@ -177,7 +177,7 @@ static void report(const phi_kernels **levels, int n_levels, enum kind kind, uin
         double t = time_call(levels[l], &b);
         if (l == 0)
             t_scalar = t;
-        printf("%-26s n=%-5lld %-7s %10.2f us %8.2f GB/s", label, (long long)n, levels[l]->name,
+        printf("%-26s n=%-5lld %-12s %10.2f us %8.2f GB/s", label, (long long)n, levels[l]->name,
                t * 1e6, bytes / t * 1e-9);
         if (flops > 0)
             printf(" %8.2f GFLOP/s", flops / t * 1e-9);

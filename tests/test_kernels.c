@@ -1,6 +1,8 @@
 /* Every SIMD kernel against its scalar twin (lib/kernels/scalar.c), for every
  * kernel level this build and CPU have. A slot is tested when its pointer
- * differs from the scalar table's; dequant is compared at every level.
+ * differs from the scalar table's; dequant is compared at every level. With
+ * --levels / --auto (see main) it also checks the dispatcher: which levels
+ * exist on this CPU and which one a context takes (PHI4_KERNEL applies).
  *
  * Tolerances. u = 2^-24 (f32 unit roundoff).
  * - quantize_act, dequant, axpy_f32, scale_f32: exact (bytes / bits). The
@@ -447,24 +449,77 @@ static int test_level(const phi_kernels *k)
     return slots;
 }
 
-int main(void)
+/* What a new context reports as its kernel with the level left at AUTO
+ * (PHI4_KERNEL applies): a table name, or "unsupported" / "invalid" for the
+ * error the lookup must give. */
+static void check_auto(const char *want)
 {
+    phi_ctx *ctx;
+    CHECK_EQ(phi_ctx_new(&ctx), PHI_OK);
+    char name[32] = "";
+    size_t n = 0;
+    int32_t rc = phi_info_str(ctx, PHI_INFO_KERNEL_NAME, name, sizeof name, &n);
+    int32_t want_rc = !strcmp(want, "unsupported") ? PHI_E_UNSUPPORTED
+                    : !strcmp(want, "invalid")     ? PHI_E_INVALID_ARG
+                                                   : PHI_OK;
+    CHECK_EQ(rc, want_rc);
+    if (rc == PHI_OK) {
+        CHECK(!strcmp(name, want));
+        printf("auto level: %s\n", name);
+    } else {
+        const char *env = getenv("PHI4_KERNEL");
+        CHECK(env && strstr(phi_errmsg(ctx), env)); /* the message names the level asked for */
+        printf("auto level: error %d: %s\n", (int)rc, phi_errmsg(ctx));
+    }
+    phi_ctx_free(ctx);
+}
+
+/* test_kernels [--levels NAME,NAME...] [--auto NAME]
+ *   --levels  the SIMD levels this build must offer on this CPU, exactly
+ *             (tests/meson.build knows them where it picks the CPU: qemu)
+ *   --auto    see check_auto */
+int main(int argc, char **argv)
+{
+    const char *want_levels = NULL, *want_auto = NULL;
+    for (int i = 1; i < argc; i++) {
+        if (i + 1 < argc && !strcmp(argv[i], "--levels"))
+            want_levels = argv[++i];
+        else if (i + 1 < argc && !strcmp(argv[i], "--auto"))
+            want_auto = argv[++i];
+        else {
+            fprintf(stderr, "usage: test_kernels [--levels NAME,NAME...] [--auto NAME]\n");
+            return 2;
+        }
+    }
     phi_err err;
     if (phi_kernels_get(PHI_KERNEL_SCALAR, &scalar_k, &err) != PHI_OK) {
         fprintf(stderr, "no scalar table: %s\n", err.msg);
         return 1;
     }
-    int tested = 0;
+    char levels[128] = "";
     for (int32_t level = PHI_KERNEL_AVX2; level <= PHI_KERNEL_NEON_DOTPROD; level++) {
         const phi_kernels *k;
-        if (phi_kernels_get(level, &k, &err) != PHI_OK)
+        int32_t rc = phi_kernels_get(level, &k, &err);
+        if (rc != PHI_OK) {
+            CHECK_EQ(rc, PHI_E_UNSUPPORTED);
             continue;
+        }
+        CHECK_EQ(k->level, level);
         int slots = test_level(k);
         printf("level %s: %d slots differ from scalar, all compared\n", k->name, slots);
         CHECK(slots > 0);
-        tested++;
+        snprintf(levels + strlen(levels), sizeof levels - strlen(levels), "%s%s",
+                 *levels ? "," : "", k->name);
     }
-    if (!tested)
+    if (!*levels)
         printf("no SIMD level in this build on this CPU; nothing to compare\n");
+    if (want_levels) {
+        bool same = !strcmp(levels, want_levels);
+        CHECK(same);
+        if (!same)
+            fprintf(stderr, "  levels available: '%s', expected '%s'\n", levels, want_levels);
+    }
+    if (want_auto)
+        check_auto(want_auto);
     return check_report("test_kernels");
 }

@@ -5,9 +5,12 @@
 
 Generates the model (tests/ref/make_model.py) into a temporary directory,
 replaces {model} in the arguments with its path, runs the command and
-returns its exit status."""
+returns its exit status. When MESON_EXE_WRAPPER is set (meson test does that in a cross
+build for a test whose arguments include a cross-built program, which is then CMD), the
+command runs through that wrapper, e.g. qemu-aarch64."""
 import argparse
 import os
+import shlex
 import subprocess
 import sys
 import tempfile
@@ -31,7 +34,8 @@ def main():
         make_model.make_model(a.config, a.type, d, seed=a.seed, chat_template=a.chat_template,
                              vocab=a.vocab)
         path = os.path.join(d, "model.gguf")
-        return subprocess.call([c.replace("{model}", path) for c in cmd])
+        wrapper = shlex.split(os.environ.get("MESON_EXE_WRAPPER", ""))
+        return subprocess.call(wrapper + [c.replace("{model}", path) for c in cmd])
 
 
 if __name__ == "__main__":

@@ -8,6 +8,10 @@
 
 #if defined(__aarch64__) && defined(__linux__)
 #include <sys/auxv.h>
+/* The kernel's AT_HWCAP bits (arch/arm64 uapi hwcap.h), for older headers. */
+#ifndef HWCAP_ASIMD
+#define HWCAP_ASIMD (1 << 1)
+#endif
 #ifndef HWCAP_ASIMDDP
 #define HWCAP_ASIMDDP (1 << 20)
 #endif
@@ -47,13 +51,15 @@ static bool cpu_has(int32_t level)
                __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c") &&
                cpu_has(PHI_KERNEL_AVX2); /* its table is built over the AVX2 one */
 #endif
-#if defined(__aarch64__)
+#if defined(__aarch64__) && defined(__linux__)
     case PHI_KERNEL_NEON:
-        return true;
-#if defined(__linux__)
+        return (getauxval(AT_HWCAP) & HWCAP_ASIMD) != 0;
     case PHI_KERNEL_NEON_DOTPROD:
-        return (getauxval(AT_HWCAP) & HWCAP_ASIMDDP) != 0;
-#endif
+        return (getauxval(AT_HWCAP) & HWCAP_ASIMDDP) != 0 &&
+               cpu_has(PHI_KERNEL_NEON); /* its table is built over the NEON one */
+#elif defined(__aarch64__)
+    case PHI_KERNEL_NEON:
+        return true; /* AdvSIMD is part of every ARMv8-A core; SDOT is not known here */
 #endif
     default:
         return false;
@@ -80,9 +86,19 @@ static void build_tables(void)
     }
 #endif
 #ifdef PHI_HAVE_NEON
-    phi_kernels_init_scalar(&tables[PHI_KERNEL_NEON]);
-    phi_kernels_init_neon(&tables[PHI_KERNEL_NEON]);
-    available[PHI_KERNEL_NEON] = true;
+    if (cpu_has(PHI_KERNEL_NEON)) {
+        phi_kernels_init_scalar(&tables[PHI_KERNEL_NEON]);
+        phi_kernels_init_neon(&tables[PHI_KERNEL_NEON]);
+        available[PHI_KERNEL_NEON] = true;
+    }
+#endif
+#ifdef PHI_HAVE_NEON_DOTPROD
+    if (cpu_has(PHI_KERNEL_NEON_DOTPROD)) {
+        phi_kernels_init_scalar(&tables[PHI_KERNEL_NEON_DOTPROD]);
+        phi_kernels_init_neon(&tables[PHI_KERNEL_NEON_DOTPROD]);
+        phi_kernels_init_neon_dotprod(&tables[PHI_KERNEL_NEON_DOTPROD]);
+        available[PHI_KERNEL_NEON_DOTPROD] = true;
+    }
 #endif
     (void)cpu_has;
 }

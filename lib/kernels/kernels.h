@@ -61,5 +61,8 @@ void phi_kernels_init_avx512(phi_kernels *k);
 #ifdef PHI_HAVE_NEON
 void phi_kernels_init_neon(phi_kernels *k);
 #endif
+#ifdef PHI_HAVE_NEON_DOTPROD
+void phi_kernels_init_neon_dotprod(phi_kernels *k);
+#endif
 
 #endif

@@ -13,6 +13,10 @@ sequence, runs
 and checks every row of OUT.bin against phi3_ref.  Exit status: 0 pass, 1 fail (any
 error counts as a failure; this harness never skips).
 
+In a cross build `meson test` puts the cross file's exe_wrapper (e.g. qemu-aarch64 -L ...)
+in MESON_EXE_WRAPPER, because the driver it passes is a cross-built program; the driver is
+then run through it.
+
 PLAN: comma-separated steps over the token list, cursor starting at 0:
     eN    one phi_eval call on the next N tokens (cursor += N)
     eN*R  R such calls
@@ -27,6 +31,7 @@ by causality the whole token list can be fed to the reference.
 import argparse
 import os
 import re
+import shlex
 import struct
 import subprocess
 import sys
@@ -241,6 +246,7 @@ def check(args, evals, seq_len, tol, workdir):
     if os.path.exists(out):
         os.remove(out)
 
+    wrapper = shlex.split(os.environ.get("MESON_EXE_WRAPPER", ""))
     cmd = [args.driver, model, out, "--tokens", ",".join(map(str, tokens)),
            "--plan", args.plan]
     for opt in ("threads", "ctx", "batch", "kernel"):
@@ -251,8 +257,8 @@ def check(args, evals, seq_len, tol, workdir):
         cmd.append("--no-mmap")
     print(f"config {args.config} type {args.type} seed {args.seed} tokens {seq_len} "
           f"plan {args.plan} tolerance {tol:.3e}")
-    print("run: " + " ".join(cmd[:4]) + " <tokens> " + " ".join(cmd[5:]))
-    p = subprocess.run(cmd, capture_output=True, text=True, timeout=args.timeout)
+    print("run: " + " ".join(wrapper + cmd[:4]) + " <tokens> " + " ".join(cmd[5:]))
+    p = subprocess.run(wrapper + cmd, capture_output=True, text=True, timeout=args.timeout)
     if p.stdout:
         print(p.stdout, end="")
     if p.stderr:

@@ -594,11 +594,14 @@ def test_tolerance_catches_bugs(models, config, ttype, L):
 DRIVER = os.path.join(HERE, "fake_driver.py")
 
 
-def harness(*args, bug=None):
+def harness(*args, bug=None, exe_wrapper=None):
     env = dict(os.environ)
     env.pop("PHI4_FAKE_BUG", None)
+    env.pop("MESON_EXE_WRAPPER", None)
     if bug:
         env["PHI4_FAKE_BUG"] = bug
+    if exe_wrapper:
+        env["MESON_EXE_WRAPPER"] = exe_wrapper
     p = subprocess.run([PY, os.path.join(HERE, "check_logits.py"), "--driver", DRIVER, *args],
                        capture_output=True, text=True, env=env, timeout=600)
     return p.returncode, p.stdout + p.stderr
@@ -660,6 +663,16 @@ def test_harness_fails_buggy_driver(bug, args):
     rc, out = harness(*args, bug=bug)
     assert rc == 1, out
     assert "FAIL" in out
+
+
+def test_harness_runs_driver_through_exe_wrapper():
+    # In a cross build meson test puts e.g. "qemu-aarch64 -L /usr/aarch64-linux-gnu" in
+    # MESON_EXE_WRAPPER; the harness must run the driver through it, split as a shell
+    # would. A wrapper that plants a bug in the driver's environment shows it is used.
+    args = ["--config", "odd", "--type", "f32", "--plan", "e4"]
+    assert harness(*args)[0] == 0
+    rc, out = harness(*args, exe_wrapper="/usr/bin/env 'PHI4_FAKE_BUG=nan'")
+    assert rc == 1 and "non-finite" in out, out
 
 
 def test_harness_errors_are_failures(tmp_path):
