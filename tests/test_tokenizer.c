@@ -10,231 +10,15 @@
 #include <time.h>
 
 #include "check.h"
+#include "failing_mem.h"
 #include "core/mem.h"
 #include "phi4.h"
 #include "text/tokenizer.h"
 #include "text/unicode.h"
 #include "text/utf8_stream.h"
+#include "tokenizer_corpus.h"
 
-static const char *fixture_dir;
 static phi_mem mem;
-
-/* ---- fixture files ---- */
-
-static char *read_file(const char *name, size_t *len)
-{
-    char path[4096];
-    snprintf(path, sizeof path, "%s/%s", fixture_dir, name);
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        fprintf(stderr, "cannot open %s\n", path);
-        exit(2);
-    }
-    fseek(f, 0, SEEK_END);
-    long size = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *buf = malloc((size_t)size + 1);
-    if (!buf || fread(buf, 1, (size_t)size, f) != (size_t)size) {
-        fprintf(stderr, "cannot read %s\n", path);
-        exit(2);
-    }
-    fclose(f);
-    buf[size] = 0;
-    *len = (size_t)size;
-    return buf;
-}
-
-/* Cut the next line off *p (the newline is replaced by NUL). */
-static char *next_line(char **p)
-{
-    char *line = *p, *nl = strchr(line, '\n');
-    if (nl) {
-        *nl = 0;
-        *p = nl + 1;
-    } else {
-        *p = line + strlen(line);
-    }
-    return line;
-}
-
-typedef struct vocab_file {
-    char *text;
-    char pre[32];
-    phi_str *tokens, *merges;
-    int32_t *types;
-    phi_vocab_desc desc;
-} vocab_file;
-
-static void load_vocab(vocab_file *v, const char *name)
-{
-    size_t len;
-    char *p = v->text = read_file(name, &len);
-    long long n_tokens = 0, n_merges = 0;
-    if (sscanf(next_line(&p), "pre %31s", v->pre) != 1 || sscanf(next_line(&p), "tokens %lld", &n_tokens) != 1) {
-        fprintf(stderr, "%s: bad header\n", name);
-        exit(2);
-    }
-    v->tokens = calloc((size_t)n_tokens, sizeof *v->tokens);
-    v->types = calloc((size_t)n_tokens, sizeof *v->types);
-    for (long long i = 0; i < n_tokens; i++) {
-        char *line = next_line(&p);
-        v->types[i] = atoi(line);
-        const char *tok = strchr(line, ' ') + 1;
-        v->tokens[i] = (phi_str){tok, strlen(tok)};
-    }
-    if (sscanf(next_line(&p), "merges %lld", &n_merges) != 1) {
-        fprintf(stderr, "%s: bad merges header\n", name);
-        exit(2);
-    }
-    v->merges = calloc((size_t)n_merges, sizeof *v->merges);
-    for (long long i = 0; i < n_merges; i++) {
-        char *line = next_line(&p);
-        v->merges[i] = (phi_str){line, strlen(line)};
-    }
-    v->desc = (phi_vocab_desc){{v->pre, strlen(v->pre)}, v->tokens, n_tokens, v->types, NULL,
-                               v->merges, n_merges};
-}
-
-static void free_vocab(vocab_file *v)
-{
-    free(v->text);
-    free(v->tokens);
-    free(v->types);
-    free(v->merges);
-}
-
-typedef struct corpus {
-    char *text;
-    phi_str *items;
-    size_t n;
-} corpus;
-
-static void load_corpus(corpus *c, const char *name)
-{
-    size_t len;
-    c->text = read_file(name, &len);
-    size_t cap = 1024;
-    c->items = malloc(cap * sizeof *c->items);
-    c->n = 0;
-    for (char *p = c->text; p < c->text + len;) {
-        char *end;
-        unsigned long n = strtoul(p, &end, 10);
-        if (c->n == cap)
-            c->items = realloc(c->items, (cap *= 2) * sizeof *c->items);
-        c->items[c->n++] = (phi_str){end + 1, n};
-        p = end + 1 + n + 1;
-    }
-}
-
-/* Expected ids: one line per corpus item. */
-typedef struct expected {
-    char *text;
-    char **lines;
-    size_t n;
-} expected;
-
-static void load_expected(expected *e, const char *name)
-{
-    size_t len;
-    char *p = e->text = read_file(name, &len);
-    size_t cap = 1024;
-    e->lines = malloc(cap * sizeof *e->lines);
-    e->n = 0;
-    while (*p) {
-        if (e->n == cap)
-            e->lines = realloc(e->lines, (cap *= 2) * sizeof *e->lines);
-        e->lines[e->n++] = next_line(&p);
-    }
-}
-
-static size_t parse_ids(const char *line, int32_t *ids, size_t cap)
-{
-    size_t n = 0;
-    for (char *end; *line; line = end) {
-        long id = strtol(line, &end, 10);
-        if (end == line)
-            break;
-        if (n < cap)
-            ids[n] = (int32_t)id;
-        n++;
-    }
-    return n;
-}
-
-/* ---- helpers ---- */
-
-static int32_t *encode(const phi_tokenizer *t, const char *s, size_t len, bool special, size_t *n)
-{
-    size_t cap = len + 8;
-    int32_t *ids = malloc(cap * sizeof *ids);
-    phi_err err = {0};
-    int rc = phi_tokenizer_encode(t, s, len, special, ids, cap, n, &err);
-    if (rc != PHI_OK)
-        fprintf(stderr, "encode failed: %s\n", err.msg);
-    CHECK_EQ(rc, PHI_OK);
-    return ids;
-}
-
-static uint8_t *decode(const phi_tokenizer *t, const int32_t *ids, size_t n, size_t *len)
-{
-    size_t need = 0;
-    phi_err err = {0};
-    int rc = phi_tokenizer_decode(t, ids, n, NULL, 0, &need, &err);
-    CHECK(rc == PHI_OK || rc == PHI_E_BUFFER_TOO_SMALL);
-    uint8_t *out = malloc(need + 1);
-    CHECK_EQ(phi_tokenizer_decode(t, ids, n, out, need, len, &err), PHI_OK);
-    return out;
-}
-
-static void print_mismatch(const char *what, size_t index, phi_str s, const int32_t *got, size_t n_got,
-                           const char *want)
-{
-    fprintf(stderr, "%s: string %zu (%llu bytes) differs\n  text: ", what, index, (unsigned long long)s.len);
-    for (size_t i = 0; i < s.len && i < 200; i++)
-        fprintf(stderr, (uint8_t)s.ptr[i] >= 0x20 && (uint8_t)s.ptr[i] < 0x7f ? "%c" : "\\x%02x",
-                (uint8_t)s.ptr[i]);
-    fprintf(stderr, "\n  want: %.300s\n  got: ", want);
-    for (size_t i = 0; i < n_got && i < 60; i++)
-        fprintf(stderr, " %d", got[i]);
-    fprintf(stderr, "\n");
-}
-
-/* Compare every corpus string's ids with the reference and round-trip it. */
-static void test_corpus(const phi_tokenizer *t, const char *vocab, const char *corpus_name,
-                        const char *expected_name, bool special)
-{
-    corpus c;
-    expected e;
-    load_corpus(&c, corpus_name);
-    load_expected(&e, expected_name);
-    CHECK_EQ(c.n, e.n);
-    size_t matched = 0, round_tripped = 0, mismatches_shown = 0, n_tokens = 0;
-    for (size_t i = 0; i < c.n && i < e.n; i++) {
-        size_t n;
-        int32_t *ids = encode(t, c.items[i].ptr, c.items[i].len, special, &n);
-        int32_t *want = malloc((strlen(e.lines[i]) + 1) * sizeof *want);
-        size_t n_want = parse_ids(e.lines[i], want, strlen(e.lines[i]) + 1);
-        bool same = n == n_want && memcmp(ids, want, n * sizeof *ids) == 0;
-        matched += same;
-        if (!same && mismatches_shown++ < 5)
-            print_mismatch(vocab, i, c.items[i], ids, n, e.lines[i]);
-        size_t len;
-        uint8_t *back = decode(t, ids, n, &len);
-        round_tripped += len == c.items[i].len && memcmp(back, c.items[i].ptr, len) == 0;
-        n_tokens += n;
-        free(back);
-        free(want);
-        free(ids);
-    }
-    printf("%s %s: %zu/%zu strings match the reference (%zu tokens), %zu/%zu round-trip\n", vocab,
-           corpus_name, matched, c.n, n_tokens, round_tripped, c.n);
-    CHECK_EQ(matched, c.n);
-    CHECK_EQ(round_tripped, c.n);
-    free(c.text);
-    free(c.items);
-    free(e.text);
-    free(e.lines);
-}
 
 static uint64_t rng = 0x9e3779b97f4a7c15u;
 static uint32_t next_random(void)
@@ -291,8 +75,7 @@ static void test_streaming(const phi_tokenizer *t)
     }
     printf("streaming decode: %zu/%zu random splittings equal the whole text\n", same, tested);
     CHECK_EQ(same, tested);
-    free(c.text);
-    free(c.items);
+    free_corpus(&c);
 
     /* Ill-formed input: replaced, never passed on, independent of splits. */
     static const struct { const char *in, *out; } cases[] = {
@@ -327,7 +110,7 @@ static size_t unhex(const char *hex, uint8_t *out)
 static void test_replacement_like_text_decoder(void)
 {
     size_t len;
-    char *text = read_file("utf8_replacement.txt", &len), *p = text;
+    char *text = read_fixture("utf8_replacement.txt", &len), *p = text;
     size_t same = 0, tested = 0;
     while (*p) {
         char *line = next_line(&p), *space = strchr(line, ' ');
@@ -507,8 +290,7 @@ static void test_speed(const phi_tokenizer *t, const char *vocab)
         time_encode(t, vocab, what, text, len);
     }
     free(text);
-    free(c.text);
-    free(c.items);
+    free_corpus(&c);
 }
 
 static void test_unsupported(const vocab_file *v)
@@ -522,36 +304,27 @@ static void test_unsupported(const vocab_file *v)
     CHECK(t == NULL);
 }
 
-/* An allocator that fails after a countdown, to walk every failure path. */
-static int allocs_left;
-static void *failing_alloc(void *user, size_t size, size_t align)
-{
-    (void)user;
-    if (allocs_left-- <= 0)
-        return NULL;
-    return aligned_alloc(align, (size + align - 1) / align * align);
-}
-static void plain_free(void *user, void *p) { (void)user, free(p); }
-
 static void test_allocation_failures(const vocab_file *v)
 {
-    phi_mem failing = {NULL, failing_alloc, plain_free};
+    failing_mem f;
     int failures = 0;
-    for (int budget = 0;; budget++) {
-        allocs_left = budget;
+    for (long n = 1;; n++) {
+        phi_mem failing = failing_mem_arm(&f, n);
         phi_tokenizer *t = NULL;
         phi_err err = {0};
         int rc = phi_tokenizer_new(&failing, &v->desc, &t, &err);
         if (rc == PHI_OK) {
-            size_t n;
+            size_t n_ids;
             int32_t ids[64];
-            allocs_left = 0; /* encode's scratch cannot be had either */
-            CHECK_EQ(phi_tokenizer_encode(t, "hello world", 11, false, ids, 64, &n, &err), PHI_E_NOMEM);
+            f.fail_at = f.calls + 1; /* encode's scratch cannot be had either */
+            CHECK_EQ(phi_tokenizer_encode(t, "hello world", 11, false, ids, 64, &n_ids, &err), PHI_E_NOMEM);
             phi_tokenizer_free(t);
+            CHECK_EQ(f.live, 0);
             break;
         }
         CHECK_EQ(rc, PHI_E_NOMEM);
         CHECK(t == NULL);
+        CHECK_EQ(f.live, 0);
         failures++;
     }
     printf("allocation failures: %d failure points handled\n", failures);
@@ -577,9 +350,9 @@ static void run_vocab(const char *name, const char *vocab_file_name, const char 
            (long long)v.desc.n_merges, now() - t0);
     char expected_name[64];
     snprintf(expected_name, sizeof expected_name, "%s.expected", name);
-    test_corpus(t, name, "corpus.txt", expected_name, false);
+    test_corpus(t, name, "corpus.txt", expected_name, false, NULL);
     snprintf(expected_name, sizeof expected_name, "%s.special.expected", name);
-    test_corpus(t, name, "corpus_special.txt", expected_name, true);
+    test_corpus(t, name, "corpus_special.txt", expected_name, true, NULL);
     for (size_t i = 0; i < n_specials; i++)
         test_specials(t, specials[i], special_ids[i]);
     test_buffer_too_small(t);
