@@ -5,7 +5,8 @@
  * them must reproduce js-tiktoken's ids on the whole corpus. Then a small
  * file, and variants of it for every unsupported or malformed case, and
  * every allocation failure.
- * Usage: test_hf_tokenizer FIXTURE_DIR PYTHON make_tokenizer_json.py */
+ * Usage: test_hf_tokenizer FIXTURE_DIR PYTHON make_tokenizer_json.py
+ *        test_hf_tokenizer --write-corpus DIR   (the fuzz target's seeds) */
 #define _POSIX_C_SOURCE 200809L /* popen, clock_gettime */
 #include <stdarg.h>
 #include <stdint.h>
@@ -120,16 +121,6 @@ static bool strip_after_roles(phi_str text, char *out, size_t *out_len)
     }
     *out_len = n;
     return changed;
-}
-
-static bool same_ids(const phi_tokenizer *t, const char *a, const char *b, bool special)
-{
-    size_t na, nb;
-    int32_t *ia = encode(t, a, strlen(a), special, &na), *ib = encode(t, b, strlen(b), special, &nb);
-    bool same = na == nb && memcmp(ia, ib, na * sizeof *ia) == 0;
-    free(ia);
-    free(ib);
-    return same;
 }
 
 static void run_vocab(const char *flavor, const char *name, const char *specials[], const int32_t ids[],
@@ -339,136 +330,148 @@ typedef struct variant {
 #define MODEL_WITH(extra) "\"type\": \"BPE\", " extra
 #define ADDED_ONE(fields) "[{\"id\": 259, \"content\": \"<|end|>\", " fields "}, {\"id\": 260, \"content\": \"x\"}]"
 
+static const variant variants[] = {
+    /* accepted */
+    {"the small file", {0}, PHI_OK, NULL},
+    {"ignore_merges true", {.model = MODEL_WITH("\"ignore_merges\": true")}, PHI_OK, NULL},
+    {"byte_fallback true", {.model = MODEL_WITH("\"byte_fallback\": true")}, PHI_OK, NULL},
+    {"GPT-2-style empty affixes", {.model = MODEL_WITH("\"continuing_subword_prefix\": \"\", "
+                                                       "\"end_of_word_suffix\": \"\"")}, PHI_OK, NULL},
+    {"post_processor TemplateProcessing",
+     {.post = "{\"type\": \"TemplateProcessing\", \"single\": [], \"pair\": [], \"special_tokens\": {}}"},
+     PHI_OK, NULL},
+    {"post_processor ByteLevel", {.post = "{\"type\": \"ByteLevel\"}"}, PHI_OK, NULL},
+    {"no post_processor, normalizer, added_tokens", {.post = OMIT, .normalizer = OMIT, .added = OMIT}, PHI_OK,
+     NULL},
+    {"cl100k, Isolated", {.pre = SEQ(SPLIT(CL100K_JSON, "Isolated", "false"), BYTE_LEVEL_STEP)}, PHI_OK, NULL},
+    {"merges as strings", {.merges = "[\"h e\", \"l l\", \"he ll\"]"}, PHI_OK, NULL},
+    {"empty merges", {.merges = "[]"}, PHI_OK, NULL},
+    {"an added token taking over a vocab id",
+     {.added = "[{\"id\": 258, \"content\": \"<|end|>\"}, {\"id\": 259, \"content\": \"a\"}, "
+               "{\"id\": 260, \"content\": \"b\"}]"}, PHI_OK, NULL},
+
+    /* unsupported */
+    {"WordPiece", {.model = "\"type\": \"WordPiece\""}, PHI_E_UNSUPPORTED, "model type 'WordPiece' is not supported"},
+    {"dropout", {.model = MODEL_WITH("\"dropout\": 0.1")}, PHI_E_UNSUPPORTED, "model.dropout is set"},
+    {"subword prefix", {.model = MODEL_WITH("\"continuing_subword_prefix\": \"##\"")}, PHI_E_UNSUPPORTED,
+     "model.continuing_subword_prefix is set"},
+    {"word suffix", {.model = MODEL_WITH("\"end_of_word_suffix\": \"</w>\"")}, PHI_E_UNSUPPORTED,
+     "model.end_of_word_suffix is set"},
+    {"normalizer", {.normalizer = "{\"type\": \"NFC\"}"}, PHI_E_UNSUPPORTED, "normalizer 'NFC' is not supported"},
+    {"GPT-2's ByteLevel", {.pre = "{\"type\": \"ByteLevel\", \"add_prefix_space\": false, \"use_regex\": true}"},
+     PHI_E_UNSUPPORTED, "ByteLevel alone, splitting on its own regex (GPT-2's pattern)"},
+    {"ByteLevel, default regex", {.pre = "{\"type\": \"ByteLevel\", \"add_prefix_space\": false}"},
+     PHI_E_UNSUPPORTED, "GPT-2's pattern"},
+    {"ByteLevel without regex", {.pre = "{\"type\": \"ByteLevel\", \"use_regex\": false}"}, PHI_E_UNSUPPORTED,
+     "ByteLevel alone, splitting nothing"},
+    {"Metaspace", {.pre = "{\"type\": \"Metaspace\", \"replacement\": \"_\"}"}, PHI_E_UNSUPPORTED,
+     "pre_tokenizer 'Metaspace' is not supported"},
+    {"no pre_tokenizer", {.pre = "null"}, PHI_E_UNSUPPORTED, "pre_tokenizer null is not supported"},
+    {"three steps",
+     {.pre = "{\"type\": \"Sequence\", \"pretokenizers\": [" SPLIT(O200K_JSON, "Isolated", "false") ", "
+             "{\"type\": \"Digits\"}, " BYTE_LEVEL_STEP "]}"}, PHI_E_UNSUPPORTED, "a Sequence of 3 steps"},
+    {"steps swapped", {.pre = SEQ(BYTE_LEVEL_STEP, SPLIT(O200K_JSON, "Isolated", "false"))}, PHI_E_UNSUPPORTED,
+     "a Sequence of 'ByteLevel' and 'Split'"},
+    {"GPT-2 regex", {.pre = SEQ(SPLIT(GPT2_JSON, "Isolated", "false"), BYTE_LEVEL_STEP)}, PHI_E_UNSUPPORTED,
+     "neither the cl100k nor the o200k pattern: ''s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+"},
+    {"o200k off by one character",
+     {.pre = SEQ(SPLIT("[^\\\\r\\\\n\\\\p{L}\\\\p{N}]?", "Isolated", "false"), BYTE_LEVEL_STEP)},
+     PHI_E_UNSUPPORTED, "neither the cl100k nor the o200k pattern"},
+    {"String pattern",
+     {.pre = SEQ("{\"type\": \"Split\", \"pattern\": {\"String\": \" \"}, \"behavior\": \"Isolated\", "
+                 "\"invert\": false}", BYTE_LEVEL_STEP)}, PHI_E_UNSUPPORTED, "no Regex pattern (a literal String"},
+    {"MergedWithPrevious", {.pre = SEQ(SPLIT(O200K_JSON, "MergedWithPrevious", "false"), BYTE_LEVEL_STEP)},
+     PHI_E_UNSUPPORTED, "behavior 'MergedWithPrevious' with invert false"},
+    {"Isolated inverted", {.pre = SEQ(SPLIT(O200K_JSON, "Isolated", "true"), BYTE_LEVEL_STEP)},
+     PHI_E_UNSUPPORTED, "behavior 'Isolated' with invert true"},
+    {"Removed not inverted", {.pre = SEQ(SPLIT(O200K_JSON, "Removed", "false"), BYTE_LEVEL_STEP)},
+     PHI_E_UNSUPPORTED, "behavior 'Removed' with invert false"},
+    {"invert not a boolean", {.pre = SEQ(SPLIT(O200K_JSON, "Removed", "1"), BYTE_LEVEL_STEP)}, PHI_E_FORMAT,
+     "pre_tokenizer's Split.invert is a number, not a boolean"},
+    {"no behavior",
+     {.pre = SEQ("{\"type\": \"Split\", \"pattern\": {\"Regex\": \"" O200K_JSON "\"}}", BYTE_LEVEL_STEP)},
+     PHI_E_UNSUPPORTED, "behavior '(none)' with invert false"},
+    {"prefix space",
+     {.pre = SEQ(SPLIT(O200K_JSON, "Isolated", "false"),
+                 "{\"type\": \"ByteLevel\", \"add_prefix_space\": true, \"use_regex\": false}")},
+     PHI_E_UNSUPPORTED, "ByteLevel has add_prefix_space; supported: both false"},
+    {"regex on top",
+     {.pre = SEQ(SPLIT(O200K_JSON, "Isolated", "false"),
+                 "{\"type\": \"ByteLevel\", \"add_prefix_space\": false, \"use_regex\": true}")},
+     PHI_E_UNSUPPORTED, "ByteLevel has use_regex (GPT-2's pattern on top of the Split)"},
+    {"ByteLevel defaults", {.pre = SEQ(SPLIT(O200K_JSON, "Isolated", "false"), "{\"type\": \"ByteLevel\"}")},
+     PHI_E_UNSUPPORTED, "ByteLevel has add_prefix_space and use_regex"},
+    {"no decoder", {.decoder = "null"}, PHI_E_UNSUPPORTED, "decoder null is not supported; only ByteLevel is"},
+    {"WordPiece decoder", {.decoder = "{\"type\": \"WordPiece\"}"}, PHI_E_UNSUPPORTED, "decoder 'WordPiece'"},
+    {"single_word", {.added = ADDED_ONE("\"single_word\": true")}, PHI_E_UNSUPPORTED,
+     "added token '<|end|>' (id 259) has single_word"},
+
+    /* malformed */
+    {"not JSON", {.merges = "[\"h e\",]"}, PHI_E_FORMAT, "tokenizer.json: JSON: line 1, column"},
+    {"no model", {.model = OMIT, .vocab = OMIT, .merges = OMIT}, PHI_E_FORMAT, "model is missing, not an object"},
+    {"model without type", {.model = OMIT}, PHI_E_UNSUPPORTED, "model has no type"},
+    {"no vocab", {.vocab = OMIT}, PHI_E_FORMAT, "model.vocab is missing, not an object"},
+    {"no merges", {.merges = OMIT}, PHI_E_FORMAT, "model.merges is missing, not an array"},
+    {"merges an object", {.merges = "{}"}, PHI_E_FORMAT, "model.merges is an object, not an array"},
+    {"added_tokens an object", {.added = "{}"}, PHI_E_FORMAT, "added_tokens is an object, not an array"},
+    {"added token a number", {.added = "[5]"}, PHI_E_FORMAT, "added_tokens 0 is a number, not an object"},
+    {"hole", {.added = "[{\"id\": 258, \"content\": \"<|end|>\"}, {\"id\": 259, \"content\": \"a\"}, "
+                       "{\"id\": 261, \"content\": \"b\"}]"},
+     PHI_E_FORMAT, "token id 260 has no entry in model.vocab or added_tokens"},
+    {"ids beyond the entries", {.added = "[{\"id\": 2000000000, \"content\": \"<|end|>\"}]"}, PHI_E_FORMAT,
+     "ids go up to 2000000000 but there are only 260 entries"},
+    {"vocab id twice", {.vocab = ", \"he\": 256, \"ll\": 256, \"hell\": 257, \"o\": 258"}, PHI_E_FORMAT,
+     "model.vocab gives id 256 to both 'he' and 'll'"},
+    {"added id twice", {.added = "[{\"id\": 259, \"content\": \"<|a|>\"}, {\"id\": 259, \"content\": \"<|b|>\"}, "
+                                 "{\"id\": 260, \"content\": \"c\"}]"},
+     PHI_E_FORMAT, "added_tokens gives id 259 twice ('<|a|>' and '<|b|>')"},
+    {"negative id", {.vocab = ", \"he\": -1"}, PHI_E_FORMAT, "model.vocab entry 256: the id is not an integer"},
+    {"fractional id", {.vocab = ", \"he\": 256.5"}, PHI_E_FORMAT, "the id is not an integer from 0 to 2147483646"},
+    {"id too large", {.vocab = ", \"he\": 2147483647"}, PHI_E_FORMAT, "the id is not an integer"},
+    {"id a string", {.added = "[{\"id\": \"259\", \"content\": \"<|end|>\"}]"}, PHI_E_FORMAT,
+     "added_tokens 0: the id is not an integer"},
+    {"no id", {.added = "[{\"content\": \"<|end|>\"}]"}, PHI_E_FORMAT, "added_tokens 0: the id is not"},
+    {"empty vocab token", {.vocab = ", \"\": 256, \"ll\": 257, \"hell\": 258"}, PHI_E_FORMAT,
+     "model.vocab has an empty token (id 256)"},
+    {"no content", {.added = "[{\"id\": 259}, {\"id\": 260, \"content\": \"x\"}]"}, PHI_E_FORMAT,
+     "added_tokens 0 (id 259) has no content"},
+    {"empty content", {.added = "[{\"id\": 259, \"content\": \"\"}, {\"id\": 260, \"content\": \"x\"}]"},
+     PHI_E_FORMAT, "added_tokens 0 (id 259) has no content"},
+    {"flag not a boolean", {.added = ADDED_ONE("\"special\": \"yes\"")}, PHI_E_FORMAT,
+     "added_tokens[0].special is a string, not a boolean"},
+    {"ignore_merges not a boolean", {.model = MODEL_WITH("\"ignore_merges\": 0")}, PHI_E_FORMAT,
+     "model.ignore_merges is a number, not a boolean"},
+    {"merge without space", {.merges = "[\"he\"]"}, PHI_E_FORMAT,
+     "model.merges 0 ('he') is not two tokens separated by one space"},
+    {"merge with two spaces", {.merges = "[\"h e\", \"l  l\"]"}, PHI_E_FORMAT, "model.merges 1 ('l  l')"},
+    {"merge starting with a space", {.merges = "[\" he\"]"}, PHI_E_FORMAT, "is not two tokens"},
+    {"pair of one", {.merges = "[[\"h\"]]"}, PHI_E_FORMAT, "model.merges 0 is neither \"a b\" nor a pair"},
+    {"pair of three", {.merges = "[[\"h\", \"e\", \"l\"]]"}, PHI_E_FORMAT, "neither"},
+    {"pair with a space", {.merges = "[[\"h e\", \"l\"]]"}, PHI_E_FORMAT, "tokens without spaces"},
+    {"pair with an empty side", {.merges = "[[\"\", \"l\"]]"}, PHI_E_FORMAT, "neither"},
+    {"pair of numbers", {.merges = "[[1, 2]]"}, PHI_E_FORMAT, "neither"},
+};
+
+/* The small file with a variant's parts instead of its own. */
+static char *variant_json(const variant *v, size_t *len)
+{
+    parts p = small;
+    const char **dst[] = {&p.added, &p.normalizer, &p.pre, &p.post, &p.decoder, &p.model, &p.vocab, &p.merges};
+    const char *const src[] = {v->p.added, v->p.normalizer, v->p.pre, v->p.post,
+                               v->p.decoder, v->p.model, v->p.vocab, v->p.merges};
+    for (size_t k = 0; k < 8; k++)
+        if (src[k])
+            *dst[k] = src[k];
+    return small_json(&p, len);
+}
+
 static void test_variants(void)
 {
-    const variant variants[] = {
-        /* accepted */
-        {"the small file", {0}, PHI_OK, NULL},
-        {"ignore_merges true", {.model = MODEL_WITH("\"ignore_merges\": true")}, PHI_OK, NULL},
-        {"byte_fallback true", {.model = MODEL_WITH("\"byte_fallback\": true")}, PHI_OK, NULL},
-        {"GPT-2-style empty affixes", {.model = MODEL_WITH("\"continuing_subword_prefix\": \"\", "
-                                                           "\"end_of_word_suffix\": \"\"")}, PHI_OK, NULL},
-        {"post_processor TemplateProcessing",
-         {.post = "{\"type\": \"TemplateProcessing\", \"single\": [], \"pair\": [], \"special_tokens\": {}}"},
-         PHI_OK, NULL},
-        {"post_processor ByteLevel", {.post = "{\"type\": \"ByteLevel\"}"}, PHI_OK, NULL},
-        {"no post_processor, normalizer, added_tokens", {.post = OMIT, .normalizer = OMIT, .added = OMIT}, PHI_OK,
-         NULL},
-        {"cl100k, Isolated", {.pre = SEQ(SPLIT(CL100K_JSON, "Isolated", "false"), BYTE_LEVEL_STEP)}, PHI_OK, NULL},
-        {"merges as strings", {.merges = "[\"h e\", \"l l\", \"he ll\"]"}, PHI_OK, NULL},
-        {"empty merges", {.merges = "[]"}, PHI_OK, NULL},
-        {"an added token taking over a vocab id",
-         {.added = "[{\"id\": 258, \"content\": \"<|end|>\"}, {\"id\": 259, \"content\": \"a\"}, "
-                   "{\"id\": 260, \"content\": \"b\"}]"}, PHI_OK, NULL},
-
-        /* unsupported */
-        {"WordPiece", {.model = "\"type\": \"WordPiece\""}, PHI_E_UNSUPPORTED, "model type 'WordPiece' is not supported"},
-        {"dropout", {.model = MODEL_WITH("\"dropout\": 0.1")}, PHI_E_UNSUPPORTED, "model.dropout is set"},
-        {"subword prefix", {.model = MODEL_WITH("\"continuing_subword_prefix\": \"##\"")}, PHI_E_UNSUPPORTED,
-         "model.continuing_subword_prefix is set"},
-        {"word suffix", {.model = MODEL_WITH("\"end_of_word_suffix\": \"</w>\"")}, PHI_E_UNSUPPORTED,
-         "model.end_of_word_suffix is set"},
-        {"normalizer", {.normalizer = "{\"type\": \"NFC\"}"}, PHI_E_UNSUPPORTED, "normalizer 'NFC' is not supported"},
-        {"GPT-2's ByteLevel", {.pre = "{\"type\": \"ByteLevel\", \"add_prefix_space\": false, \"use_regex\": true}"},
-         PHI_E_UNSUPPORTED, "ByteLevel alone, splitting on its own regex (GPT-2's pattern)"},
-        {"ByteLevel, default regex", {.pre = "{\"type\": \"ByteLevel\", \"add_prefix_space\": false}"},
-         PHI_E_UNSUPPORTED, "GPT-2's pattern"},
-        {"ByteLevel without regex", {.pre = "{\"type\": \"ByteLevel\", \"use_regex\": false}"}, PHI_E_UNSUPPORTED,
-         "ByteLevel alone, splitting nothing"},
-        {"Metaspace", {.pre = "{\"type\": \"Metaspace\", \"replacement\": \"_\"}"}, PHI_E_UNSUPPORTED,
-         "pre_tokenizer 'Metaspace' is not supported"},
-        {"no pre_tokenizer", {.pre = "null"}, PHI_E_UNSUPPORTED, "pre_tokenizer null is not supported"},
-        {"three steps",
-         {.pre = "{\"type\": \"Sequence\", \"pretokenizers\": [" SPLIT(O200K_JSON, "Isolated", "false") ", "
-                 "{\"type\": \"Digits\"}, " BYTE_LEVEL_STEP "]}"}, PHI_E_UNSUPPORTED, "a Sequence of 3 steps"},
-        {"steps swapped", {.pre = SEQ(BYTE_LEVEL_STEP, SPLIT(O200K_JSON, "Isolated", "false"))}, PHI_E_UNSUPPORTED,
-         "a Sequence of 'ByteLevel' and 'Split'"},
-        {"GPT-2 regex", {.pre = SEQ(SPLIT(GPT2_JSON, "Isolated", "false"), BYTE_LEVEL_STEP)}, PHI_E_UNSUPPORTED,
-         "neither the cl100k nor the o200k pattern: ''s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+"},
-        {"o200k off by one character",
-         {.pre = SEQ(SPLIT("[^\\\\r\\\\n\\\\p{L}\\\\p{N}]?", "Isolated", "false"), BYTE_LEVEL_STEP)},
-         PHI_E_UNSUPPORTED, "neither the cl100k nor the o200k pattern"},
-        {"String pattern",
-         {.pre = SEQ("{\"type\": \"Split\", \"pattern\": {\"String\": \" \"}, \"behavior\": \"Isolated\", "
-                     "\"invert\": false}", BYTE_LEVEL_STEP)}, PHI_E_UNSUPPORTED, "no Regex pattern (a literal String"},
-        {"MergedWithPrevious", {.pre = SEQ(SPLIT(O200K_JSON, "MergedWithPrevious", "false"), BYTE_LEVEL_STEP)},
-         PHI_E_UNSUPPORTED, "behavior 'MergedWithPrevious' with invert false"},
-        {"Isolated inverted", {.pre = SEQ(SPLIT(O200K_JSON, "Isolated", "true"), BYTE_LEVEL_STEP)},
-         PHI_E_UNSUPPORTED, "behavior 'Isolated' with invert true"},
-        {"Removed not inverted", {.pre = SEQ(SPLIT(O200K_JSON, "Removed", "false"), BYTE_LEVEL_STEP)},
-         PHI_E_UNSUPPORTED, "behavior 'Removed' with invert false"},
-        {"prefix space",
-         {.pre = SEQ(SPLIT(O200K_JSON, "Isolated", "false"),
-                     "{\"type\": \"ByteLevel\", \"add_prefix_space\": true, \"use_regex\": false}")},
-         PHI_E_UNSUPPORTED, "ByteLevel has add_prefix_space; supported: both false"},
-        {"regex on top",
-         {.pre = SEQ(SPLIT(O200K_JSON, "Isolated", "false"),
-                     "{\"type\": \"ByteLevel\", \"add_prefix_space\": false, \"use_regex\": true}")},
-         PHI_E_UNSUPPORTED, "ByteLevel has use_regex (GPT-2's pattern on top of the Split)"},
-        {"ByteLevel defaults", {.pre = SEQ(SPLIT(O200K_JSON, "Isolated", "false"), "{\"type\": \"ByteLevel\"}")},
-         PHI_E_UNSUPPORTED, "ByteLevel has add_prefix_space and use_regex"},
-        {"no decoder", {.decoder = "null"}, PHI_E_UNSUPPORTED, "decoder null is not supported; only ByteLevel is"},
-        {"WordPiece decoder", {.decoder = "{\"type\": \"WordPiece\"}"}, PHI_E_UNSUPPORTED, "decoder 'WordPiece'"},
-        {"single_word", {.added = ADDED_ONE("\"single_word\": true")}, PHI_E_UNSUPPORTED,
-         "added token '<|end|>' (id 259) has single_word"},
-
-        /* malformed */
-        {"not JSON", {.merges = "[\"h e\",]"}, PHI_E_FORMAT, "tokenizer.json: JSON: line 1, column"},
-        {"no model", {.model = OMIT, .vocab = OMIT, .merges = OMIT}, PHI_E_FORMAT, "model is missing, not an object"},
-        {"model without type", {.model = OMIT}, PHI_E_UNSUPPORTED, "model has no type"},
-        {"no vocab", {.vocab = OMIT}, PHI_E_FORMAT, "model.vocab is missing, not an object"},
-        {"no merges", {.merges = OMIT}, PHI_E_FORMAT, "model.merges is missing, not an array"},
-        {"merges an object", {.merges = "{}"}, PHI_E_FORMAT, "model.merges is an object, not an array"},
-        {"added_tokens an object", {.added = "{}"}, PHI_E_FORMAT, "added_tokens is an object, not an array"},
-        {"added token a number", {.added = "[5]"}, PHI_E_FORMAT, "added_tokens 0 is a number, not an object"},
-        {"hole", {.added = "[{\"id\": 258, \"content\": \"<|end|>\"}, {\"id\": 259, \"content\": \"a\"}, "
-                           "{\"id\": 261, \"content\": \"b\"}]"},
-         PHI_E_FORMAT, "token id 260 has no entry in model.vocab or added_tokens"},
-        {"ids beyond the entries", {.added = "[{\"id\": 2000000000, \"content\": \"<|end|>\"}]"}, PHI_E_FORMAT,
-         "ids go up to 2000000000 but there are only 260 entries"},
-        {"vocab id twice", {.vocab = ", \"he\": 256, \"ll\": 256, \"hell\": 257, \"o\": 258"}, PHI_E_FORMAT,
-         "model.vocab gives id 256 to both 'he' and 'll'"},
-        {"added id twice", {.added = "[{\"id\": 259, \"content\": \"<|a|>\"}, {\"id\": 259, \"content\": \"<|b|>\"}, "
-                                     "{\"id\": 260, \"content\": \"c\"}]"},
-         PHI_E_FORMAT, "added_tokens gives id 259 twice ('<|a|>' and '<|b|>')"},
-        {"negative id", {.vocab = ", \"he\": -1"}, PHI_E_FORMAT, "model.vocab entry 256: the id is not an integer"},
-        {"fractional id", {.vocab = ", \"he\": 256.5"}, PHI_E_FORMAT, "the id is not an integer from 0 to 2147483646"},
-        {"id too large", {.vocab = ", \"he\": 2147483647"}, PHI_E_FORMAT, "the id is not an integer"},
-        {"id a string", {.added = "[{\"id\": \"259\", \"content\": \"<|end|>\"}]"}, PHI_E_FORMAT,
-         "added_tokens 0: the id is not an integer"},
-        {"no id", {.added = "[{\"content\": \"<|end|>\"}]"}, PHI_E_FORMAT, "added_tokens 0: the id is not"},
-        {"empty vocab token", {.vocab = ", \"\": 256, \"ll\": 257, \"hell\": 258"}, PHI_E_FORMAT,
-         "model.vocab has an empty token (id 256)"},
-        {"no content", {.added = "[{\"id\": 259}, {\"id\": 260, \"content\": \"x\"}]"}, PHI_E_FORMAT,
-         "added_tokens 0 (id 259) has no content"},
-        {"empty content", {.added = "[{\"id\": 259, \"content\": \"\"}, {\"id\": 260, \"content\": \"x\"}]"},
-         PHI_E_FORMAT, "added_tokens 0 (id 259) has no content"},
-        {"flag not a boolean", {.added = ADDED_ONE("\"special\": \"yes\"")}, PHI_E_FORMAT,
-         "added_tokens[0].special is a string, not a boolean"},
-        {"ignore_merges not a boolean", {.model = MODEL_WITH("\"ignore_merges\": 0")}, PHI_E_FORMAT,
-         "model.ignore_merges is a number, not a boolean"},
-        {"merge without space", {.merges = "[\"he\"]"}, PHI_E_FORMAT,
-         "model.merges 0 ('he') is not two tokens separated by one space"},
-        {"merge with two spaces", {.merges = "[\"h e\", \"l  l\"]"}, PHI_E_FORMAT, "model.merges 1 ('l  l')"},
-        {"merge starting with a space", {.merges = "[\" he\"]"}, PHI_E_FORMAT, "is not two tokens"},
-        {"pair of one", {.merges = "[[\"h\"]]"}, PHI_E_FORMAT, "model.merges 0 is neither \"a b\" nor a pair"},
-        {"pair of three", {.merges = "[[\"h\", \"e\", \"l\"]]"}, PHI_E_FORMAT, "neither"},
-        {"pair with a space", {.merges = "[[\"h e\", \"l\"]]"}, PHI_E_FORMAT, "tokens without spaces"},
-        {"pair with an empty side", {.merges = "[[\"\", \"l\"]]"}, PHI_E_FORMAT, "neither"},
-        {"pair of numbers", {.merges = "[[1, 2]]"}, PHI_E_FORMAT, "neither"},
-    };
     size_t n_variants = sizeof variants / sizeof variants[0], passed = 0;
     for (size_t i = 0; i < n_variants; i++) {
         const variant *v = &variants[i];
-        parts p = small; /* with the variant's parts instead of the small file's */
-        const char **dst[] = {&p.added, &p.normalizer, &p.pre, &p.post, &p.decoder, &p.model, &p.vocab, &p.merges};
-        const char *const src[] = {v->p.added, v->p.normalizer, v->p.pre, v->p.post,
-                                   v->p.decoder, v->p.model, v->p.vocab, v->p.merges};
-        for (size_t k = 0; k < 8; k++)
-            if (src[k])
-                *dst[k] = src[k];
         size_t len;
-        char *json = small_json(&p, &len);
+        char *json = variant_json(v, &len);
         phi_hf_tokenizer *hf = (phi_hf_tokenizer *)1;
         phi_err err = {0};
         int rc = phi_hf_tokenizer_read(&mem, json, len, &hf, &err);
@@ -491,11 +494,40 @@ static void test_variants(void)
     CHECK_EQ(passed, n_variants);
 }
 
+/* The fuzz target's seeds (tests/fuzz/corpus_hf_tokenizer/), as variants. */
+static int write_corpus(const char *dir)
+{
+    static const char *const seeds[][2] = {
+        {"the small file", "small.json"},
+        {"cl100k, Isolated", "cl100k_isolated.json"},
+        {"an added token taking over a vocab id", "takeover.json"},
+        {"GPT-2's ByteLevel", "gpt2_byte_level.json"},
+    };
+    for (size_t i = 0; i < sizeof seeds / sizeof seeds[0]; i++) {
+        const variant *v = NULL;
+        for (size_t k = 0; k < sizeof variants / sizeof variants[0]; k++)
+            if (strcmp(variants[k].what, seeds[i][0]) == 0)
+                v = &variants[k];
+        char path[4096];
+        snprintf(path, sizeof path, "%s/%s", dir, seeds[i][1]);
+        size_t len;
+        char *json = variant_json(v, &len);
+        FILE *f = fopen(path, "wb");
+        if (!f || fwrite(json, 1, len, f) != len || fclose(f) != 0) {
+            fprintf(stderr, "cannot write %s\n", path);
+            return 1;
+        }
+        free(json);
+        printf("wrote %s\n", path);
+    }
+    return 0;
+}
+
 /* Documents the small file's parts cannot spell. */
 static void test_odd_documents(void)
 {
     char json[4096];
-    const char *cases[][3] = {
+    const char *cases[][2] = {
         {"[1]", "the document is an array, not an object"},
         {"{\"model\": [], \"decoder\": null}", "model is an array, not an object"},
         {"{\"model\": {\"type\": \"BPE\", \"vocab\": {}, \"merges\": []}, \"added_tokens\": [], "
@@ -544,8 +576,11 @@ static void test_allocation_failures(void)
 
 int main(int argc, char **argv)
 {
+    if (argc == 3 && strcmp(argv[1], "--write-corpus") == 0)
+        return write_corpus(argv[2]);
     if (argc != 4) {
-        fprintf(stderr, "usage: test_hf_tokenizer FIXTURE_DIR PYTHON make_tokenizer_json.py\n");
+        fprintf(stderr, "usage: test_hf_tokenizer FIXTURE_DIR PYTHON make_tokenizer_json.py\n"
+                        "       test_hf_tokenizer --write-corpus DIR\n");
         return 2;
     }
     fixture_dir = argv[1];

@@ -186,6 +186,17 @@ static inline uint8_t *decode(const phi_tokenizer *t, const int32_t *ids, size_t
     return out;
 }
 
+/* Whether two texts encode to the same ids. */
+static inline bool same_ids(const phi_tokenizer *t, const char *a, const char *b, bool special)
+{
+    size_t na, nb;
+    int32_t *ia = encode(t, a, strlen(a), special, &na), *ib = encode(t, b, strlen(b), special, &nb);
+    bool same = na == nb && memcmp(ia, ib, na * sizeof *ia) == 0;
+    free(ia);
+    free(ib);
+    return same;
+}
+
 static inline void print_mismatch(const char *what, size_t index, phi_str s, const int32_t *got, size_t n_got,
                                   const char *want)
 {

@@ -103,10 +103,10 @@ static int check_model(const phi_json_value *model, phi_err *err)
     return rc;
 }
 
-/* Sequence[Split(pattern, Isolated), ByteLevel(no prefix space, no regex)]
- * as Phi-4's files have it. Removed with invert: true is the same split for
- * these patterns: every character matches them, so there is nothing between
- * matches to remove. */
+/* Sequence[Split(pattern, Isolated), ByteLevel(no prefix space, no regex)],
+ * or the same with the Split spelled Removed, invert: true (Phi-4-mini's
+ * file): for these patterns the two split alike, as every character starts
+ * a match, so there is nothing between matches to remove. */
 static int check_pre_tokenizer(const phi_json_value *pre, const char **name, phi_err *err)
 {
     char what[64], what2[64];
@@ -145,14 +145,16 @@ static int check_pre_tokenizer(const phi_json_value *pre, const char **name, phi
                     "pattern: '%.*s'%s", (int)(regex.len > 120 ? 120 : regex.len), regex.ptr,
                     regex.len > 120 ? "..." : "");
     bool invert;
+    int rc = read_flag(split, "invert", false, &invert, "pre_tokenizer's Split", err);
+    if (rc != PHI_OK)
+        return rc;
     const phi_json_value *behavior = phi_json_member(split, "behavior");
-    if (!phi_json_bool(phi_json_member(split, "invert"), &invert) ||
-        !(invert ? phi_json_string_is(behavior, "Removed") : phi_json_string_is(behavior, "Isolated"))) {
-        phi_str b = {"?", 1};
+    if (!(invert ? phi_json_string_is(behavior, "Removed") : phi_json_string_is(behavior, "Isolated"))) {
+        phi_str b = {"(none)", 6};
         phi_json_string(behavior, &b);
         return fail(err, PHI_E_UNSUPPORTED, "the pre_tokenizer's Split has behavior '%.*s' with invert %s; "
                     "supported: Isolated (invert false) or Removed (invert true)",
-                    SHOWN(b), invert ? "true" : "false/missing");
+                    SHOWN(b), invert ? "true" : "false");
     }
 
     /* HF's defaults when absent: add_prefix_space and use_regex true. */
