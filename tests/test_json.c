@@ -2,6 +2,7 @@
  * pairs, numbers at the int64 and double edges, every class of malformed
  * input (code and message), the depth limit, every truncation of a sample,
  * and every allocation failure. */
+#include <locale.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -214,6 +215,29 @@ static void test_numbers(void)
     phi_json_free(doc);
 }
 
+/* A caller's LC_NUMERIC must not change numbers (strtod follows it), where
+ * a locale with a decimal comma is installed. */
+static void test_locale(void)
+{
+    static const char *const comma_locales[] = {"de_DE.UTF-8", "de_DE.utf8", "fr_FR.UTF-8", "fr_FR.utf8", "de_DE"};
+    const char *found = NULL;
+    for (size_t i = 0; i < sizeof comma_locales / sizeof comma_locales[0] && !found; i++)
+        if (setlocale(LC_NUMERIC, comma_locales[i]) && strcmp(localeconv()->decimal_point, ",") == 0)
+            found = comma_locales[i];
+    if (!found) {
+        setlocale(LC_NUMERIC, "C");
+        printf("locale: no decimal-comma locale installed, not checked\n");
+        return;
+    }
+    CHECK(strtod("0.5", NULL) != 0.5); /* the hazard is real here */
+    number_is("0.12345678901234567890123456789", false, 0, true, 0.12345678901234567890123456789);
+    number_is("9007199254740993.5", false, 0, true, 9007199254740994.0);
+    number_is("2.5e300", false, 0, true, 2.5e300);
+    number_is("1.5", false, 0, true, 1.5);
+    setlocale(LC_NUMERIC, "C");
+    printf("locale: numbers read the same under %s\n", found);
+}
+
 static void test_malformed(void)
 {
     fails("", "expected a value");
@@ -398,6 +422,7 @@ int main(void)
     test_kinds();
     test_strings();
     test_numbers();
+    test_locale();
     test_malformed();
     test_depth();
     test_truncations();
