@@ -187,12 +187,9 @@ static int check_pipeline(const phi_json_value *root, const char **pre, phi_err 
 }
 
 /* A token id: an integer in [0, INT32_MAX). */
-static int read_id(const phi_json_value *v, const char *where, size_t index, int64_t *id, phi_err *err)
+static bool read_id(const phi_json_value *v, int64_t *id)
 {
-    if (!phi_json_int64(v, id) || *id < 0 || *id >= INT32_MAX)
-        return fail(err, PHI_E_FORMAT, "%s %zu: the id is not an integer from 0 to %d", where, index,
-                    INT32_MAX - 1);
-    return PHI_OK;
+    return phi_json_int64(v, id) && *id >= 0 && *id < INT32_MAX;
 }
 
 /* The largest id, and whether there are enough entries to cover 0..max
@@ -203,19 +200,19 @@ static int count_ids(const phi_json_value *vocab, const phi_json_value *added, i
     phi_str key;
     const phi_json_value *value;
     for (size_t i = 0; phi_json_member_at(vocab, i, &key, &value); i++) {
-        int rc = read_id(value, "model.vocab entry", i, &id, err);
-        if (rc != PHI_OK)
-            return rc;
+        if (!read_id(value, &id))
+            return fail(err, PHI_E_FORMAT, "model.vocab entry %zu ('%.*s'): the id is not an integer from 0 to %d",
+                        i, SHOWN(key), INT32_MAX - 1);
         max = id > max ? id : max;
     }
     for (size_t i = 0; i < phi_json_count(added); i++) {
         const phi_json_value *token = phi_json_element(added, i);
         if (phi_json_type_of(token) != PHI_JSON_OBJECT)
-            return fail(err, PHI_E_FORMAT, "added_tokens %zu is %s, not an object", i,
+            return fail(err, PHI_E_FORMAT, "added_tokens[%zu] is %s, not an object", i,
                         phi_json_kind(token));
-        int rc = read_id(phi_json_member(token, "id"), "added_tokens", i, &id, err);
-        if (rc != PHI_OK)
-            return rc;
+        if (!read_id(phi_json_member(token, "id"), &id))
+            return fail(err, PHI_E_FORMAT, "added_tokens[%zu]: the id is not an integer from 0 to %d", i,
+                        INT32_MAX - 1);
         max = id > max ? id : max;
     }
     if (max < 0)
@@ -254,7 +251,9 @@ static int read_added(phi_hf_tokenizer *t, const phi_json_value *added, phi_err 
         phi_json_int64(phi_json_member(token, "id"), &id);
         phi_str content;
         if (!phi_json_string(phi_json_member(token, "content"), &content) || content.len == 0)
-            return fail(err, PHI_E_FORMAT, "added_tokens %zu (id %lld) has no content", i, (long long)id);
+            return fail(err, PHI_E_FORMAT, "added_tokens[%zu] (id %lld) has no content", i, (long long)id);
+        /* normalized is read for its type only: without a normalizer,
+         * normalized and raw text are the same. */
         bool special, lstrip, rstrip, single_word, normalized;
         char where[48];
         snprintf(where, sizeof where, "added_tokens[%zu]", i);
@@ -335,13 +334,13 @@ static int read_merges(phi_hf_tokenizer *t, const phi_json_value *model, phi_err
             const char *space = memchr(s.ptr, ' ', s.len);
             if (!space || space == s.ptr || space == s.ptr + s.len - 1 ||
                 memchr(space + 1, ' ', (size_t)(s.ptr + s.len - space - 1)))
-                return fail(err, PHI_E_FORMAT, "model.merges %zu ('%.*s') is not two tokens separated by one "
+                return fail(err, PHI_E_FORMAT, "model.merges[%zu] ('%.*s') is not two tokens separated by one "
                             "space", i, SHOWN(s));
         } else if (phi_json_count(m) == 2 && phi_json_type_of(m) == PHI_JSON_ARRAY &&
                    pair_side(phi_json_element(m, 0), &left) && pair_side(phi_json_element(m, 1), &right)) {
             text_len += left.len + 1 + right.len;
         } else {
-            return fail(err, PHI_E_FORMAT, "model.merges %zu is neither \"a b\" nor a pair [\"a\", \"b\"] of "
+            return fail(err, PHI_E_FORMAT, "model.merges[%zu] is neither \"a b\" nor a pair [\"a\", \"b\"] of "
                         "tokens without spaces", i);
         }
     }
