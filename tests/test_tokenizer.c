@@ -10,126 +10,15 @@
 #include <time.h>
 
 #include "check.h"
-#include "vocab_fixture.h"
+#include "failing_mem.h"
 #include "core/mem.h"
 #include "phi4.h"
 #include "text/tokenizer.h"
 #include "text/unicode.h"
 #include "text/utf8_stream.h"
+#include "tokenizer_corpus.h"
 
 static phi_mem mem;
-
-/* ---- fixture files ---- */
-
-/* Expected ids: one line per corpus item. */
-typedef struct expected {
-    char *text;
-    char **lines;
-    size_t n;
-} expected;
-
-static void load_expected(expected *e, const char *name)
-{
-    size_t len;
-    char *p = e->text = read_file(name, &len);
-    size_t cap = 1024;
-    e->lines = malloc(cap * sizeof *e->lines);
-    e->n = 0;
-    while (*p) {
-        if (e->n == cap)
-            e->lines = realloc(e->lines, (cap *= 2) * sizeof *e->lines);
-        e->lines[e->n++] = next_line(&p);
-    }
-}
-
-static size_t parse_ids(const char *line, int32_t *ids, size_t cap)
-{
-    size_t n = 0;
-    for (char *end; *line; line = end) {
-        long id = strtol(line, &end, 10);
-        if (end == line)
-            break;
-        if (n < cap)
-            ids[n] = (int32_t)id;
-        n++;
-    }
-    return n;
-}
-
-/* ---- helpers ---- */
-
-static int32_t *encode(const phi_tokenizer *t, const char *s, size_t len, bool special, size_t *n)
-{
-    size_t cap = len + 8;
-    int32_t *ids = malloc(cap * sizeof *ids);
-    phi_err err = {0};
-    int rc = phi_tokenizer_encode(t, s, len, special, ids, cap, n, &err);
-    if (rc != PHI_OK)
-        fprintf(stderr, "encode failed: %s\n", err.msg);
-    CHECK_EQ(rc, PHI_OK);
-    return ids;
-}
-
-static uint8_t *decode(const phi_tokenizer *t, const int32_t *ids, size_t n, size_t *len)
-{
-    size_t need = 0;
-    phi_err err = {0};
-    int rc = phi_tokenizer_decode(t, ids, n, NULL, 0, &need, &err);
-    CHECK(rc == PHI_OK || rc == PHI_E_BUFFER_TOO_SMALL);
-    uint8_t *out = malloc(need + 1);
-    CHECK_EQ(phi_tokenizer_decode(t, ids, n, out, need, len, &err), PHI_OK);
-    return out;
-}
-
-static void print_mismatch(const char *what, size_t index, phi_str s, const int32_t *got, size_t n_got,
-                           const char *want)
-{
-    fprintf(stderr, "%s: string %zu (%llu bytes) differs\n  text: ", what, index, (unsigned long long)s.len);
-    for (size_t i = 0; i < s.len && i < 200; i++)
-        fprintf(stderr, (uint8_t)s.ptr[i] >= 0x20 && (uint8_t)s.ptr[i] < 0x7f ? "%c" : "\\x%02x",
-                (uint8_t)s.ptr[i]);
-    fprintf(stderr, "\n  want: %.300s\n  got: ", want);
-    for (size_t i = 0; i < n_got && i < 60; i++)
-        fprintf(stderr, " %d", got[i]);
-    fprintf(stderr, "\n");
-}
-
-/* Compare every corpus string's ids with the reference and round-trip it. */
-static void test_corpus(const phi_tokenizer *t, const char *vocab, const char *corpus_name,
-                        const char *expected_name, bool special)
-{
-    corpus c;
-    expected e;
-    load_corpus(&c, corpus_name);
-    load_expected(&e, expected_name);
-    CHECK_EQ(c.n, e.n);
-    size_t matched = 0, round_tripped = 0, mismatches_shown = 0, n_tokens = 0;
-    for (size_t i = 0; i < c.n && i < e.n; i++) {
-        size_t n;
-        int32_t *ids = encode(t, c.items[i].ptr, c.items[i].len, special, &n);
-        int32_t *want = malloc((strlen(e.lines[i]) + 1) * sizeof *want);
-        size_t n_want = parse_ids(e.lines[i], want, strlen(e.lines[i]) + 1);
-        bool same = n == n_want && memcmp(ids, want, n * sizeof *ids) == 0;
-        matched += same;
-        if (!same && mismatches_shown++ < 5)
-            print_mismatch(vocab, i, c.items[i], ids, n, e.lines[i]);
-        size_t len;
-        uint8_t *back = decode(t, ids, n, &len);
-        round_tripped += len == c.items[i].len && memcmp(back, c.items[i].ptr, len) == 0;
-        n_tokens += n;
-        free(back);
-        free(want);
-        free(ids);
-    }
-    printf("%s %s: %zu/%zu strings match the reference (%zu tokens), %zu/%zu round-trip\n", vocab,
-           corpus_name, matched, c.n, n_tokens, round_tripped, c.n);
-    CHECK_EQ(matched, c.n);
-    CHECK_EQ(round_tripped, c.n);
-    free(c.text);
-    free(c.items);
-    free(e.text);
-    free(e.lines);
-}
 
 static uint64_t rng = 0x9e3779b97f4a7c15u;
 static uint32_t next_random(void)
@@ -186,8 +75,7 @@ static void test_streaming(const phi_tokenizer *t)
     }
     printf("streaming decode: %zu/%zu random splittings equal the whole text\n", same, tested);
     CHECK_EQ(same, tested);
-    free(c.text);
-    free(c.items);
+    free_corpus(&c);
 
     /* Ill-formed input: replaced, never passed on, independent of splits. */
     static const struct { const char *in, *out; } cases[] = {
@@ -254,16 +142,6 @@ static void test_specials(const phi_tokenizer *t, const char *text, int32_t id)
     free(ids);
 }
 
-static bool same_ids(const phi_tokenizer *t, const char *a, const char *b)
-{
-    size_t na, nb;
-    int32_t *ia = encode(t, a, strlen(a), true, &na), *ib = encode(t, b, strlen(b), true, &nb);
-    bool same = na == nb && memcmp(ia, ib, na * sizeof *ia) == 0;
-    free(ia);
-    free(ib);
-    return same;
-}
-
 /* Hugging Face's rstrip/lstrip (the Phi-4-mini role tokens have rstrip):
  * White_Space next to the matched token goes with it, and only when the
  * token is matched as a special one. */
@@ -280,14 +158,14 @@ static void test_strip(const vocab_file *v, int32_t rstrip_id, int32_t lstrip_id
     free(attrs);
     if (!t)
         return;
-    CHECK(same_ids(t, "<|user|>\n \t Hi", "<|user|>Hi"));
-    CHECK(same_ids(t, "<|user|>\xe3\x80\x80\xc2\x85Hi", "<|user|>Hi"));  /* U+3000, U+0085 */
-    CHECK(!same_ids(t, "<|user|>\xef\xbb\xbfHi", "<|user|>Hi"));         /* U+FEFF is not White_Space */
-    CHECK(same_ids(t, "<|user|> ", "<|user|>"));
-    CHECK(same_ids(t, "Hi \n\xe3\x80\x80<|end|>x", "Hi<|end|>x"));
-    CHECK(same_ids(t, "  <|end|>", "<|end|>"));
-    CHECK(!same_ids(t, "Hi<|end|> x", "Hi<|end|>x"));                       /* lstrip only */
-    CHECK(!same_ids(t, "Hi <|user|>", "Hi<|user|>"));                       /* rstrip only */
+    CHECK(same_ids(t, "<|user|>\n \t Hi", "<|user|>Hi", true));
+    CHECK(same_ids(t, "<|user|>\xe3\x80\x80\xc2\x85Hi", "<|user|>Hi", true));  /* U+3000, U+0085 */
+    CHECK(!same_ids(t, "<|user|>\xef\xbb\xbfHi", "<|user|>Hi", true));         /* U+FEFF is not White_Space */
+    CHECK(same_ids(t, "<|user|> ", "<|user|>", true));
+    CHECK(same_ids(t, "Hi \n\xe3\x80\x80<|end|>x", "Hi<|end|>x", true));
+    CHECK(same_ids(t, "  <|end|>", "<|end|>", true));
+    CHECK(!same_ids(t, "Hi<|end|> x", "Hi<|end|>x", true));                       /* lstrip only */
+    CHECK(!same_ids(t, "Hi <|user|>", "Hi<|user|>", true));                       /* rstrip only */
     size_t n;
     int32_t *cut = encode(t, "<|user|>\xe3\x80", 10, true, &n);         /* truncated U+3000: kept */
     CHECK(n >= 2 && cut[0] == 200021);
@@ -377,36 +255,27 @@ static void test_unsupported(const vocab_file *v)
     CHECK(t == NULL);
 }
 
-/* An allocator that fails after a countdown, to walk every failure path. */
-static int allocs_left;
-static void *failing_alloc(void *user, size_t size, size_t align)
-{
-    (void)user;
-    if (allocs_left-- <= 0)
-        return NULL;
-    return aligned_alloc(align, (size + align - 1) / align * align);
-}
-static void plain_free(void *user, void *p) { (void)user, free(p); }
-
 static void test_allocation_failures(const vocab_file *v)
 {
-    phi_mem failing = {NULL, failing_alloc, plain_free};
+    failing_mem f;
     int failures = 0;
-    for (int budget = 0;; budget++) {
-        allocs_left = budget;
+    for (long n = 1;; n++) {
+        phi_mem failing = failing_mem_arm(&f, n);
         phi_tokenizer *t = NULL;
         phi_err err = {0};
         int rc = phi_tokenizer_new(&failing, &v->desc, &t, &err);
         if (rc == PHI_OK) {
-            size_t n;
+            size_t n_ids;
             int32_t ids[64];
-            allocs_left = 0; /* encode's scratch cannot be had either */
-            CHECK_EQ(phi_tokenizer_encode(t, "hello world", 11, false, ids, 64, &n, &err), PHI_E_NOMEM);
+            f.fail_at = f.calls + 1; /* encode's scratch cannot be had either */
+            CHECK_EQ(phi_tokenizer_encode(t, "hello world", 11, false, ids, 64, &n_ids, &err), PHI_E_NOMEM);
             phi_tokenizer_free(t);
+            CHECK_EQ(f.live, 0);
             break;
         }
         CHECK_EQ(rc, PHI_E_NOMEM);
         CHECK(t == NULL);
+        CHECK_EQ(f.live, 0);
         failures++;
     }
     printf("allocation failures: %d failure points handled\n", failures);
@@ -432,9 +301,9 @@ static void run_vocab(const char *name, const char *vocab_file_name, const char 
            (long long)v.desc.n_merges, now() - t0);
     char expected_name[64];
     snprintf(expected_name, sizeof expected_name, "%s.expected", name);
-    test_corpus(t, name, "corpus.txt", expected_name, false);
+    test_corpus(t, name, "corpus.txt", expected_name, false, NULL);
     snprintf(expected_name, sizeof expected_name, "%s.special.expected", name);
-    test_corpus(t, name, "corpus_special.txt", expected_name, true);
+    test_corpus(t, name, "corpus_special.txt", expected_name, true, NULL);
     for (size_t i = 0; i < n_specials; i++)
         test_specials(t, specials[i], special_ids[i]);
     test_buffer_too_small(t);

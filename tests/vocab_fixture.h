@@ -150,4 +150,10 @@ static inline void load_corpus(corpus *c, const char *name)
     }
 }
 
+static inline void free_corpus(corpus *c)
+{
+    free(c->text);
+    free(c->items);
+}
+
 #endif
