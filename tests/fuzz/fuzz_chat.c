@@ -16,7 +16,7 @@
 //
 // Build and run (from the repository root):
 //   clang -std=c11 -g -O1 -fsanitize=fuzzer,address,undefined -Iinclude -Ilib -Itests
-//     lib/core/*.c lib/text/*.c tests/fuzz/fuzz_chat.c -o /tmp/fuzz_chat
+//     lib/core/*.c lib/format/*.c lib/text/*.c tests/fuzz/fuzz_chat.c -o /tmp/fuzz_chat
 //   PHI_TOKENIZER_FIXTURES=tests/fixtures/tokenizer /tmp/fuzz_chat -max_len=2048 CORPUS
 #include <stdio.h>
 #include <stdlib.h>

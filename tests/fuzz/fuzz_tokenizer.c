@@ -4,7 +4,7 @@
 //
 // Build and run (from the repository root):
 //   clang -std=c11 -g -O1 -fsanitize=fuzzer,address,undefined -Iinclude -Ilib -Itests
-//     lib/core/*.c lib/text/*.c tests/fuzz/fuzz_tokenizer.c -o /tmp/fuzz_tokenizer
+//     lib/core/*.c lib/format/*.c lib/text/*.c tests/fuzz/fuzz_tokenizer.c -o /tmp/fuzz_tokenizer
 //   PHI_TOKENIZER_FIXTURES=tests/fixtures/tokenizer /tmp/fuzz_tokenizer -max_len=4096
 // The first input byte picks the vocabulary (bit 0) and parse_special (bit 1).
 #include <stdio.h>
