@@ -272,33 +272,48 @@ static inline __m256i lanes_below(int n)
     return _mm256_cmpgt_epi32(_mm256_set1_epi32(n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
 }
 
-/* ng is a constant at each call site, so a[] lives in registers. */
+/* Scores of np (1 or 2) consecutive K rows from row j: two rows give twice
+ * the independent FMA chains. ng and np are constants at each call site and
+ * the loops over them unroll, so a[][] and kv[] live in registers. */
+static inline __attribute__((always_inline)) void qk_rows(
+    int64_t hd, int ng, int np, const float *q, const char *k, size_t stride, int j, bool f16,
+    __m256 part[ATTN_QUAD][ATTN_BLOCK])
+{
+    __m256 a[2][ATTN_QUAD], kv[2];
+#pragma GCC unroll 8
+    for (int x = 0; x < np * ng; x++)
+        a[x / ng][x % ng] = _mm256_setzero_ps();
+    for (int64_t i = 0; i < hd; i += 8) {
+        int n = hd - i < 8 ? (int)(hd - i) : 8;
+#pragma GCC unroll 2
+        for (int r = 0; r < np; r++) {
+            const char *row = k + (size_t)(j + r) * stride;
+            kv[r] = n == 8 ? load_kv8(row, i, f16) : load_kv_tail(row, i, n, f16);
+        }
+#pragma GCC unroll 4
+        for (int g = 0; g < ng; g++) {
+            const float *qg = q + g * hd + i;
+            __m256 qv = n == 8 ? _mm256_loadu_ps(qg) : _mm256_maskload_ps(qg, lanes_below(n));
+#pragma GCC unroll 2
+            for (int r = 0; r < np; r++)
+                a[r][g] = _mm256_fmadd_ps(qv, kv[r], a[r][g]);
+        }
+    }
+#pragma GCC unroll 8
+    for (int x = 0; x < np * ng; x++)
+        part[x % ng][j + x / ng] = a[x / ng][x % ng];
+}
+
 static inline __attribute__((always_inline)) void qk_heads(
     int64_t hd, int ng, const float *q, const char *k, size_t stride, int nb, bool f16,
     __m256 part[ATTN_QUAD][ATTN_BLOCK])
 {
-    int64_t body = hd / 8 * 8;
-    int tail = (int)(hd - body);
-    __m256i q_tail = lanes_below(tail);
-    for (int j = 0; j < nb; j++) {
-        const char *kr = k + j * stride;
-        __m256 a[ATTN_QUAD];
-        for (int g = 0; g < ng; g++)
-            a[g] = _mm256_setzero_ps();
-        for (int64_t i = 0; i < body; i += 8) {
-            __m256 kv = load_kv8(kr, i, f16);
-            for (int g = 0; g < ng; g++)
-                a[g] = _mm256_fmadd_ps(_mm256_loadu_ps(q + g * hd + i), kv, a[g]);
-        }
-        if (tail) {
-            __m256 kv = load_kv_tail(kr, body, tail, f16);
-            for (int g = 0; g < ng; g++)
-                a[g] = _mm256_fmadd_ps(_mm256_maskload_ps(q + g * hd + body, q_tail), kv, a[g]);
-        }
-        for (int g = 0; g < ng; g++)
-            part[g][j] = a[g];
-    }
-    for (int j = nb; j < ATTN_BLOCK; j++)
+    int j = 0;
+    for (; j + 2 <= nb; j += 2)
+        qk_rows(hd, ng, 2, q, k, stride, j, f16, part);
+    if (j < nb)
+        qk_rows(hd, ng, 1, q, k, stride, j++, f16, part);
+    for (; j < ATTN_BLOCK; j++)
         for (int g = 0; g < ng; g++)
             part[g][j] = _mm256_setzero_ps();
 }
@@ -315,25 +330,31 @@ static inline __attribute__((always_inline)) void attn_qk(
     }
 }
 
-/* One 8-wide column i of every head's accumulator: the block's V values
- * there are converted once and held in registers for all the heads. */
+/* One 8-wide column i (n <= 8 wide at the end) of every head's accumulator:
+ * the block's V values there are converted once and held in registers for
+ * all the heads; even and odd positions go to two FMA chains. */
 static inline __attribute__((always_inline)) void pv_column(
     int64_t hd, int64_t i, int n, int ng, const float w[ATTN_QUAD][ATTN_BLOCK], const char *v,
     size_t stride, int nb, bool f16, float *acc)
 {
     __m256 vv[ATTN_BLOCK];
-    for (int j = 0; j < nb; j++)
-        vv[j] = n == 8 ? load_kv8(v + j * stride, i, f16) : load_kv_tail(v + j * stride, i, n, f16);
+#pragma GCC unroll 8
+    for (int j = 0; j < ATTN_BLOCK; j++)
+        vv[j] = j >= nb ? _mm256_setzero_ps()
+              : n == 8  ? load_kv8(v + j * stride, i, f16)
+                        : load_kv_tail(v + j * stride, i, n, f16);
     __m256i mask = lanes_below(n);
     for (int g = 0; g < ng; g++) {
         float *a = acc + g * hd + i;
-        __m256 s = n == 8 ? _mm256_loadu_ps(a) : _mm256_maskload_ps(a, mask);
+        __m256 s[2] = {n == 8 ? _mm256_loadu_ps(a) : _mm256_maskload_ps(a, mask),
+                       _mm256_setzero_ps()};
+#pragma GCC unroll 8
         for (int j = 0; j < nb; j++)
-            s = _mm256_fmadd_ps(_mm256_set1_ps(w[g][j]), vv[j], s);
+            s[j % 2] = _mm256_fmadd_ps(_mm256_set1_ps(w[g][j]), vv[j], s[j % 2]);
         if (n == 8)
-            _mm256_storeu_ps(a, s);
+            _mm256_storeu_ps(a, _mm256_add_ps(s[0], s[1]));
         else
-            _mm256_maskstore_ps(a, mask, s);
+            _mm256_maskstore_ps(a, mask, _mm256_add_ps(s[0], s[1]));
     }
 }
 
