@@ -1,10 +1,10 @@
 /* The online-softmax attention driver shared by avx2.c and avx512.c (both
  * compiled with at least AVX2 + FMA + F16C). It walks the positions in
  * blocks of 8 and the query heads in quads; the including file supplies
- * the two loops over head_dim (attn_qk, attn_pv below), which is where the
- * instruction sets differ:
- *   qk: the dot products of up to 4 query heads with the block's K rows,
- *       each K row loaded and converted once for all of them;
+ * the two loops over head_dim (attn_qk_rows, attn_pv below), which is where
+ * the instruction sets differ:
+ *   qk: the dot products of up to 4 query heads with a few of the block's
+ *       K rows, each K row loaded and converted once for all of them;
  *   pv: each head's accumulator += Σ weight · V row, each V row loaded and
  *       converted once for all of them.
  * Versus the scalar twin (scalar.c attn_rows) the scores are summed in
@@ -73,24 +73,55 @@ static inline __m256 exp8_ps(__m256 x)
     return _mm256_andnot_ps(underflow, _mm256_mul_ps(p, _mm256_castsi256_ps(e)));
 }
 
-/* The including file defines these two (always inline):
- * attn_qk: part[g][j] (g < ng, j < nb) = lanes whose sum is q_g · K row j,
- *          and zero for j >= nb;
+/* The including file defines these two (always inline; ng and np are
+ * constants at each call site):
+ * attn_qk_rows: part[g][j + r] (g < ng, r < np) = lanes whose sum is
+ *               q_g · K row j + r;
  * attn_pv: acc_g += Σ_{j < nb} w[g][j] · V row j, for g < ng. */
-static inline void attn_qk(int64_t hd, int ng, const float *q, const char *k, size_t stride,
-                           int nb, bool f16, __m256 part[ATTN_QUAD][ATTN_BLOCK]);
+static inline void attn_qk_rows(int64_t hd, int ng, int np, const float *q, const char *k,
+                                size_t stride, int j, bool f16,
+                                __m256 part[ATTN_QUAD][ATTN_BLOCK]);
 static inline void attn_pv(int64_t hd, int ng, const float w[ATTN_QUAD][ATTN_BLOCK],
                            const char *v, size_t stride, int nb, bool f16, float *acc);
+
+/* part[g][j] for the block's nb rows, `rows` at a time, and zero above. */
+static inline __attribute__((always_inline)) void qk_heads(
+    int64_t hd, int ng, int rows, const float *q, const char *k, size_t stride, int nb,
+    bool f16, __m256 part[ATTN_QUAD][ATTN_BLOCK])
+{
+    int j = 0;
+    for (; j + rows <= nb; j += rows)
+        attn_qk_rows(hd, ng, rows, q, k, stride, j, f16, part);
+    for (; j < nb; j++)
+        attn_qk_rows(hd, ng, 1, q, k, stride, j, f16, part);
+    for (; j < ATTN_BLOCK; j++)
+        for (int g = 0; g < ng; g++)
+            part[g][j] = _mm256_setzero_ps();
+}
+
+/* ng as a constant, so that the ISA loops keep their accumulators in
+ * registers. */
+static inline __attribute__((always_inline)) void attn_qk(
+    int64_t hd, int ng, int rows, const float *q, const char *k, size_t stride, int nb,
+    bool f16, __m256 part[ATTN_QUAD][ATTN_BLOCK])
+{
+    switch (ng) {
+    case 1: qk_heads(hd, 1, rows, q, k, stride, nb, f16, part); break;
+    case 2: qk_heads(hd, 2, rows, q, k, stride, nb, f16, part); break;
+    case 3: qk_heads(hd, 3, rows, q, k, stride, nb, f16, part); break;
+    default: qk_heads(hd, 4, rows, q, k, stride, nb, f16, part); break;
+    }
+}
 
 /* The phi_attn_fn contract (kernels.h) for one block of nb positions and
  * up to 4 heads starting at head g0. */
 static inline __attribute__((always_inline)) void attn_block(
     int64_t hd, int32_t g0, int ng, int nb, const float *q, const char *k, const char *v,
-    size_t stride, float *max, float *sum, float *acc, bool f16)
+    size_t stride, float *max, float *sum, float *acc, bool f16, int rows)
 {
     __m256 part[ATTN_QUAD][ATTN_BLOCK];
     float w[ATTN_QUAD][ATTN_BLOCK];
-    attn_qk(hd, ng, q + g0 * hd, k, stride, nb, f16, part);
+    attn_qk(hd, ng, rows, q + g0 * hd, k, stride, nb, f16, part);
     __m256 valid = _mm256_castsi256_ps(
         _mm256_cmpgt_epi32(_mm256_set1_epi32(nb), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7)));
     for (int g = 0; g < ng; g++) {
@@ -112,9 +143,10 @@ static inline __attribute__((always_inline)) void attn_block(
     attn_pv(hd, ng, (const float(*)[ATTN_BLOCK])w, v, stride, nb, f16, acc + g0 * hd);
 }
 
+/* phi_attn_fn; the ISA's attn_qk_rows takes `rows` K rows per step. */
 static inline __attribute__((always_inline)) void attn_blocks(
     int64_t hd, int32_t n_q, const float *q, const void *k, const void *v, size_t stride,
-    int64_t n_pos, float *max, float *sum, float *acc, bool f16)
+    int64_t n_pos, float *max, float *sum, float *acc, bool f16, int rows)
 {
     for (int64_t p = 0; p < n_pos; p += ATTN_BLOCK) {
         const char *kb = (const char *)k + p * stride, *vb = (const char *)v + p * stride;
@@ -122,9 +154,9 @@ static inline __attribute__((always_inline)) void attn_blocks(
         for (int32_t g0 = 0; g0 < n_q; g0 += ATTN_QUAD) {
             int ng = n_q - g0 < ATTN_QUAD ? (int)(n_q - g0) : ATTN_QUAD;
             if (left >= ATTN_BLOCK) /* a constant nb lets the ISA loops unroll */
-                attn_block(hd, g0, ng, ATTN_BLOCK, q, kb, vb, stride, max, sum, acc, f16);
+                attn_block(hd, g0, ng, ATTN_BLOCK, q, kb, vb, stride, max, sum, acc, f16, rows);
             else
-                attn_block(hd, g0, ng, (int)left, q, kb, vb, stride, max, sum, acc, f16);
+                attn_block(hd, g0, ng, (int)left, q, kb, vb, stride, max, sum, acc, f16, rows);
         }
     }
 }

@@ -275,7 +275,7 @@ static inline __m256i lanes_below(int n)
 /* Scores of np (1 or 2) consecutive K rows from row j: two rows give twice
  * the independent FMA chains. ng and np are constants at each call site and
  * the loops over them unroll, so a[][] and kv[] live in registers. */
-static inline __attribute__((always_inline)) void qk_rows(
+static inline __attribute__((always_inline)) void attn_qk_rows(
     int64_t hd, int ng, int np, const float *q, const char *k, size_t stride, int j, bool f16,
     __m256 part[ATTN_QUAD][ATTN_BLOCK])
 {
@@ -302,32 +302,6 @@ static inline __attribute__((always_inline)) void qk_rows(
 #pragma GCC unroll 8
     for (int x = 0; x < np * ng; x++)
         part[x % ng][j + x / ng] = a[x / ng][x % ng];
-}
-
-static inline __attribute__((always_inline)) void qk_heads(
-    int64_t hd, int ng, const float *q, const char *k, size_t stride, int nb, bool f16,
-    __m256 part[ATTN_QUAD][ATTN_BLOCK])
-{
-    int j = 0;
-    for (; j + 2 <= nb; j += 2)
-        qk_rows(hd, ng, 2, q, k, stride, j, f16, part);
-    if (j < nb)
-        qk_rows(hd, ng, 1, q, k, stride, j++, f16, part);
-    for (; j < ATTN_BLOCK; j++)
-        for (int g = 0; g < ng; g++)
-            part[g][j] = _mm256_setzero_ps();
-}
-
-static inline __attribute__((always_inline)) void attn_qk(
-    int64_t hd, int ng, const float *q, const char *k, size_t stride, int nb, bool f16,
-    __m256 part[ATTN_QUAD][ATTN_BLOCK])
-{
-    switch (ng) {
-    case 1: qk_heads(hd, 1, q, k, stride, nb, f16, part); break;
-    case 2: qk_heads(hd, 2, q, k, stride, nb, f16, part); break;
-    case 3: qk_heads(hd, 3, q, k, stride, nb, f16, part); break;
-    default: qk_heads(hd, 4, q, k, stride, nb, f16, part); break;
-    }
 }
 
 /* One 8-wide column i (n <= 8 wide at the end) of every head's accumulator:
@@ -372,13 +346,13 @@ static inline __attribute__((always_inline)) void attn_pv(
 static void attn_f32(int64_t hd, int32_t n_q, const float *q, const void *k, const void *v,
                      size_t stride, int64_t n_pos, float *max, float *sum, float *acc)
 {
-    attn_blocks(hd, n_q, q, k, v, stride, n_pos, max, sum, acc, false);
+    attn_blocks(hd, n_q, q, k, v, stride, n_pos, max, sum, acc, false, 2);
 }
 
 static void attn_f16(int64_t hd, int32_t n_q, const float *q, const void *k, const void *v,
                      size_t stride, int64_t n_pos, float *max, float *sum, float *acc)
 {
-    attn_blocks(hd, n_q, q, k, v, stride, n_pos, max, sum, acc, true);
+    attn_blocks(hd, n_q, q, k, v, stride, n_pos, max, sum, acc, true, 2);
 }
 
 void phi_kernels_init_avx2(phi_kernels *k)

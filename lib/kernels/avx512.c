@@ -244,9 +244,9 @@ static inline __m256 fold_ps(__m512 v)
     return _mm256_add_ps(_mm512_castps512_ps256(v), hi);
 }
 
-/* As avx2.c's qk_rows, 16 columns at a time and with masked tails; with 32
+/* As avx2.c's attn_qk_rows, 16 columns at a time and with masked tails; with 32
  * registers, four K rows at once. */
-static inline __attribute__((always_inline)) void qk_rows(
+static inline __attribute__((always_inline)) void attn_qk_rows(
     int64_t hd, int ng, int np, const float *q, const char *k, size_t stride, int j, bool f16,
     __m256 part[ATTN_QUAD][ATTN_BLOCK])
 {
@@ -270,32 +270,6 @@ static inline __attribute__((always_inline)) void qk_rows(
 #pragma GCC unroll 16
     for (int x = 0; x < np * ng; x++)
         part[x % ng][j + x / ng] = fold_ps(a[x / ng][x % ng]);
-}
-
-static inline __attribute__((always_inline)) void qk_heads(
-    int64_t hd, int ng, const float *q, const char *k, size_t stride, int nb, bool f16,
-    __m256 part[ATTN_QUAD][ATTN_BLOCK])
-{
-    int j = 0;
-    for (; j + 4 <= nb; j += 4)
-        qk_rows(hd, ng, 4, q, k, stride, j, f16, part);
-    for (; j < nb; j++)
-        qk_rows(hd, ng, 1, q, k, stride, j, f16, part);
-    for (; j < ATTN_BLOCK; j++)
-        for (int g = 0; g < ng; g++)
-            part[g][j] = _mm256_setzero_ps();
-}
-
-static inline __attribute__((always_inline)) void attn_qk(
-    int64_t hd, int ng, const float *q, const char *k, size_t stride, int nb, bool f16,
-    __m256 part[ATTN_QUAD][ATTN_BLOCK])
-{
-    switch (ng) {
-    case 1: qk_heads(hd, 1, q, k, stride, nb, f16, part); break;
-    case 2: qk_heads(hd, 2, q, k, stride, nb, f16, part); break;
-    case 3: qk_heads(hd, 3, q, k, stride, nb, f16, part); break;
-    default: qk_heads(hd, 4, q, k, stride, nb, f16, part); break;
-    }
 }
 
 /* As avx2.c's pv_column, 16 columns wide with a masked tail. */
@@ -323,13 +297,13 @@ static inline __attribute__((always_inline)) void attn_pv(
 static void attn_f32(int64_t hd, int32_t n_q, const float *q, const void *k, const void *v,
                      size_t stride, int64_t n_pos, float *max, float *sum, float *acc)
 {
-    attn_blocks(hd, n_q, q, k, v, stride, n_pos, max, sum, acc, false);
+    attn_blocks(hd, n_q, q, k, v, stride, n_pos, max, sum, acc, false, 4);
 }
 
 static void attn_f16(int64_t hd, int32_t n_q, const float *q, const void *k, const void *v,
                      size_t stride, int64_t n_pos, float *max, float *sum, float *acc)
 {
-    attn_blocks(hd, n_q, q, k, v, stride, n_pos, max, sum, acc, true);
+    attn_blocks(hd, n_q, q, k, v, stride, n_pos, max, sum, acc, true, 4);
 }
 
 void phi_kernels_init_avx512(phi_kernels *k)
