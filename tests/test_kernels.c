@@ -566,7 +566,8 @@ static double attn_exact(const attn_data *d, int32_t h, double *out)
  * out = acc / sum per head. */
 static void attn_run(const phi_kernels *k, const attn_data *d, int64_t split, float *out)
 {
-    float *max = malloc((size_t)d->n_q * sizeof(float)), *sum = malloc((size_t)d->n_q * sizeof(float));
+    float *max = malloc((size_t)d->n_q * sizeof(float));
+    float *sum = malloc((size_t)d->n_q * sizeof(float));
     for (int32_t h = 0; h < d->n_q; h++) {
         max[h] = -INFINITY;
         sum[h] = 0.0f;
@@ -712,7 +713,8 @@ static void op_case(const phi_kernels *k, phi_pool *pool, uint32_t type, int32_t
         }
     CHECK(ok);
     if (!ok)
-        fprintf(stderr, "  %s attention op %s threads %d kv heads %d group %d hd %lld pos0 %d n %d\n",
+        fprintf(stderr,
+                "  %s attention op %s threads %d kv heads %d group %d hd %lld pos0 %d n %d\n",
                 k->name, type == PHI_DT_F16 ? "f16" : "f32", phi_pool_size(pool), (int)n_head_kv,
                 (int)group, (long long)hd, (int)pos0, (int)n);
     for (int32_t g = 0; g < n_head_kv; g++)

@@ -388,7 +388,7 @@ static int phi3_state_new(const phi_model *m, const phi_state_config *cfg, void 
     s->n_batch = cfg->n_batch;
     s->factors_in_cache = FACTORS_SHORT;
     s->kv_type = cfg->kv_type;
-    s->row_bytes = (size_t)w->head_dim * (cfg->kv_type == PHI_DT_F16 ? 2 : sizeof(float));
+    phi_dtype_row_bytes(cfg->kv_type, w->head_dim, &s->row_bytes);
 
     size_t nb = (size_t)cfg->n_batch;
     size_t kv = (size_t)w->n_layer * w->n_head_kv * cfg->n_ctx * s->row_bytes;

@@ -234,11 +234,10 @@ static void scale_f32(int64_t n, float alpha, float *x)
  * EPYC, bench_kernels), though not in cache. */
 static inline __m512 load_kv16(const char *row, int64_t i, __mmask16 m, bool f16)
 {
-    if (m == 0xffff) {
-        if (f16)
-            return _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)((const uint16_t *)row + i)));
+    if (m == 0xffff && f16)
+        return _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)((const uint16_t *)row + i)));
+    if (m == 0xffff)
         return _mm512_loadu_ps((const float *)row + i);
-    }
     if (f16)
         return _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, (const uint16_t *)row + i));
     return _mm512_maskz_loadu_ps(m, (const float *)row + i);
