@@ -102,6 +102,7 @@ typedef int32_t phi_token;
 #define PHI_OPT_LOGITS_ALL         5  /* int; 1 = keep the logits of every token of the last phi_eval. Default 0. */
 #define PHI_OPT_KERNEL             6  /* int, load; one of PHI_KERNEL_*. Default PHI_KERNEL_AUTO. */
 #define PHI_OPT_LOG_LEVEL          7  /* int; highest PHI_LOG_* passed to the log callback. Default PHI_LOG_WARN. */
+#define PHI_OPT_KV_TYPE            8  /* int, load; PHI_KV_F16 (default) or PHI_KV_F32 */
 #define PHI_OPT_SEED              10  /* int; -1 = seed from the clock. Default -1. */
 #define PHI_OPT_TEMPERATURE       11  /* float; <= 0 means greedy. Default 0.8. */
 #define PHI_OPT_TOP_K             12  /* int; 0 = off. Default 40. */
@@ -124,6 +125,13 @@ typedef int32_t phi_token;
 #define PHI_KERNEL_AVX512       3
 #define PHI_KERNEL_NEON         4
 #define PHI_KERNEL_NEON_DOTPROD 5
+
+/* Values of PHI_OPT_KV_TYPE: what the KV cache stores. F16 halves the
+ * cache's memory and attention's memory traffic: keys (after RoPE) and
+ * values are rounded to half precision as they enter the cache. F32 keeps
+ * them as computed, at twice the memory. */
+#define PHI_KV_F32 0
+#define PHI_KV_F16 1
 
 /* Model facts, for phi_info_int (integers) and phi_info_str (text). */
 #define PHI_INFO_ARCH            1  /* int: one of PHI_ARCH_* */

@@ -26,8 +26,8 @@ enum { DEFAULT_N_CTX = 4096, DEFAULT_N_BATCH = 256 };
 
 static const options default_options = {
     .n_threads = 0, .n_ctx = 0, .n_batch = DEFAULT_N_BATCH, .use_mmap = 1, .logits_all = 0,
-    .kernel = PHI_KERNEL_AUTO, .log_level = PHI_LOG_WARN, .seed = -1, .top_k = 40,
-    .repeat_last_n = 64, .max_tokens = 0, .chat_format = PHI_CHAT_FORMAT_AUTO,
+    .kernel = PHI_KERNEL_AUTO, .log_level = PHI_LOG_WARN, .kv_type = PHI_KV_F16, .seed = -1,
+    .top_k = 40, .repeat_last_n = 64, .max_tokens = 0, .chat_format = PHI_CHAT_FORMAT_AUTO,
     .split_thinking = 1, .temperature = 0.8, .top_p = 0.95, .min_p = 0.05,
     .repeat_penalty = 1.0, .presence_penalty = 0.0, .frequency_penalty = 0.0,
 };
@@ -215,7 +215,8 @@ static int32_t setup_runtime(phi_ctx *ctx)
 {
     const phi_model *m = ctx->model;
     phi_err e = {0};
-    phi_state_config cfg = {.n_ctx = ctx->n_ctx, .n_batch = (int32_t)ctx->opt.n_batch};
+    phi_state_config cfg = {.n_ctx = ctx->n_ctx, .n_batch = (int32_t)ctx->opt.n_batch,
+                            .kv_type = ctx->opt.kv_type == PHI_KV_F32 ? PHI_DT_F32 : PHI_DT_F16};
     if (cfg.n_batch > cfg.n_ctx)
         cfg.n_batch = cfg.n_ctx;
     ctx->opt.n_batch = cfg.n_batch;
@@ -379,6 +380,7 @@ static const option_spec option_specs[] = {
     INT_OPT(PHI_OPT_LOGITS_ALL, logits_all, 0, 1, false),
     INT_OPT(PHI_OPT_KERNEL, kernel, 0, 5, true),
     INT_OPT(PHI_OPT_LOG_LEVEL, log_level, 0, 4, false),
+    INT_OPT(PHI_OPT_KV_TYPE, kv_type, PHI_KV_F32, PHI_KV_F16, true),
     INT_OPT(PHI_OPT_SEED, seed, -1, 9.2e18, false),
     INT_OPT(PHI_OPT_TOP_K, top_k, 0, INT32_MAX, false),
     INT_OPT(PHI_OPT_REPEAT_LAST_N, repeat_last_n, -1, INT32_MAX, false),

@@ -18,7 +18,7 @@
 #include "text/text_stream.h"
 
 typedef struct options {
-    int64_t n_threads, n_ctx, n_batch, use_mmap, logits_all, kernel, log_level;
+    int64_t n_threads, n_ctx, n_batch, use_mmap, logits_all, kernel, log_level, kv_type;
     int64_t seed, top_k, repeat_last_n, max_tokens, chat_format, split_thinking;
     double temperature, top_p, min_p, repeat_penalty, presence_penalty, frequency_penalty;
 } options;

@@ -1,9 +1,12 @@
 /* Single-threaded kernel throughput at every kernel level this build and CPU
  * have: row kernels at Phi-4-mini's row lengths (3072 = n_embd, 8192 = n_ff),
- * with data in cache, and whole-matrix matvecs with the weights streamed from
- * memory (the decode bottleneck). GB/s counts the bytes a call reads (and
- * writes); GFLOP/s counts a multiply-add as 2. Each figure is the best of
- * several timed batches of about 50 ms. */
+ * with data in cache, whole-matrix matvecs with the weights streamed from
+ * memory (the decode bottleneck), and one layer of a Phi-4 decode step's
+ * attention at a long context with each KV cache type (its 10 KV heads'
+ * rows, 20 or 40 MiB, also mostly stream from memory). GB/s counts the bytes
+ * a call reads (and writes); GFLOP/s counts a multiply-add as 2. Each figure
+ * is the best of several timed batches of about 50 ms. */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,16 +29,39 @@ static double now(void)
 
 
 /* What one benchmark calls: kind selects the kernel, the rest is its data. */
-enum kind { VEC_DOT, DOT_F32, AXPY, SCALE, QUANTIZE, MATVEC };
+enum kind { VEC_DOT, DOT_F32, AXPY, SCALE, QUANTIZE, MATVEC, ATTN };
+
+/* Phi-4's attention: head_dim 128, 40 query heads over 10 KV heads. */
+enum { ATTN_HEAD_DIM = 128, ATTN_GROUP = 4, ATTN_KV_HEADS = 10 };
 
 typedef struct {
     enum kind kind;
-    uint32_t type;      /* weight type (VEC_DOT, MATVEC) or activation type (QUANTIZE) */
-    int64_t n, rows;    /* row length; rows for MATVEC */
-    size_t w_row;       /* bytes per weight row */
-    void *w, *a;
-    float *x, *y;
+    uint32_t type;      /* weight type (VEC_DOT, MATVEC), activation type (QUANTIZE) or
+                           KV cache type (ATTN) */
+    int64_t n, rows;    /* row length; rows for MATVEC, positions for ATTN */
+    size_t w_row;       /* bytes per weight row (K and V row for ATTN) */
+    void *w, *a;        /* ATTN: K and V, ATTN_KV_HEADS heads of `rows` rows each */
+    float *x, *y;       /* ATTN: the query heads and the outputs with max and sum */
 } bench;
+
+/* One decode step of a layer: every KV head's group of query heads over
+ * all the positions. */
+static void attend_layer(const phi_kernels *k, bench *b)
+{
+    size_t head = b->w_row * (size_t)b->rows;
+    for (int g = 0; g < ATTN_KV_HEADS; g++) {
+        float *acc = b->y, *max = acc + ATTN_GROUP * b->n, *sum = max + ATTN_GROUP;
+        for (int h = 0; h < ATTN_GROUP; h++) {
+            max[h] = -INFINITY;
+            sum[h] = 0.0f;
+        }
+        memset(acc, 0, (size_t)(ATTN_GROUP * b->n) * sizeof(float));
+        k->attn[b->type](b->n, ATTN_GROUP, b->x + g * ATTN_GROUP * b->n,
+                         (const char *)b->w + g * head, (const char *)b->a + g * head,
+                         b->w_row, b->rows, max, sum, acc);
+        sink = acc[0] / sum[0];
+    }
+}
 
 static void run_once(const phi_kernels *k, bench *b)
 {
@@ -49,6 +75,7 @@ static void run_once(const phi_kernels *k, bench *b)
         for (int64_t r = 0; r < b->rows; r++)
             b->y[r] = k->vec_dot[b->type](b->n, (const char *)b->w + r * b->w_row, b->a);
         break;
+    case ATTN: attend_layer(k, b); break;
     }
 }
 
@@ -130,12 +157,15 @@ static void report(const phi_kernels **levels, int n_levels, enum kind kind, uin
                    int64_t n, int64_t rows)
 {
     bench b = {.kind = kind, .type = type, .n = n, .rows = rows};
-    b.x = malloc((size_t)n * sizeof(float));
-    b.y = malloc((size_t)(n > rows ? n : rows) * sizeof(float));
-    for (int64_t i = 0; i < n; i++) {
-        b.x[i] = rand_f();
+    /* ATTN: x holds every query head, y a group's outputs, maxima and sums */
+    int64_t nx = kind == ATTN ? n * ATTN_GROUP * ATTN_KV_HEADS : n;
+    int64_t ny = kind == ATTN ? (n + 2) * ATTN_GROUP : n > rows ? n : rows;
+    b.x = malloc((size_t)nx * sizeof(float));
+    b.y = malloc((size_t)ny * sizeof(float));
+    for (int64_t i = 0; i < nx; i++)
+        b.x[i] = rand_f() * 0.1f;
+    for (int64_t i = 0; i < ny; i++)
         b.y[i] = rand_f();
-    }
     char label[64];
     double bytes = 0, flops = 2.0 * (double)n * (double)(rows ? rows : 1);
     int act = kind == QUANTIZE ? (int)type : phi_act_dtype(type);
@@ -171,6 +201,18 @@ static void report(const phi_kernels **levels, int n_levels, enum kind kind, uin
         flops = 0;
         snprintf(label, sizeof label, "quantize_act %s", type_name(type));
         break;
+    case ATTN: {
+        b.w_row = row_bytes(type, n);
+        size_t all = b.w_row * (size_t)rows * ATTN_KV_HEADS;
+        b.w = malloc(all);
+        b.a = malloc(all);
+        fill_weights(type, b.w, all, n, rows * ATTN_KV_HEADS);
+        fill_weights(type, b.a, all, n, rows * ATTN_KV_HEADS);
+        bytes = 2.0 * (double)all;
+        flops = 4.0 * (double)n * (double)rows * ATTN_GROUP * ATTN_KV_HEADS;
+        snprintf(label, sizeof label, "attn kv %s %lld pos", type_name(type), (long long)rows);
+        break;
+    }
     }
     double t_scalar = 0;
     for (int l = 0; l < n_levels; l++) {
@@ -214,5 +256,8 @@ int main(void)
         report(levels, n_levels, MATVEC, types[t], 3072, 8192);
         report(levels, n_levels, MATVEC, types[t], 8192, 3072);
     }
+    /* Phi-4 decode attention at 4096 positions, one layer; x40 for a token */
+    report(levels, n_levels, ATTN, PHI_DT_F32, ATTN_HEAD_DIM, 4096);
+    report(levels, n_levels, ATTN, PHI_DT_F16, ATTN_HEAD_DIM, 4096);
     return 0;
 }

@@ -4,7 +4,8 @@
  * the sequence length at which it was computed:
  *
  *   phi4-logits MODEL OUT.bin --tokens 5,17,3 --plan e2,t1,e2*3
- *               [--threads N] [--ctx N] [--batch N] [--kernel NAME] [--no-mmap]
+ *               [--threads N] [--ctx N] [--batch N] [--kernel NAME] [--kv-type f32|f16]
+ *               [--no-mmap]
  *
  * OUT.bin: "PHLG", u32 version 1, u32 n_vocab, u32 n_rows, then per row
  * i32 pos, i32 seq_len, i32 token, f32 logits[n_vocab]. */
@@ -65,6 +66,9 @@ int main(int argc, char **argv)
         else if (!strcmp(a, "--ctx")) rc = phi_set_int(ctx, PHI_OPT_N_CTX, atoll(v));
         else if (!strcmp(a, "--batch")) rc = phi_set_int(ctx, PHI_OPT_N_BATCH, atoll(v));
         else if (!strcmp(a, "--kernel")) rc = phi_set_int(ctx, PHI_OPT_KERNEL, kernel_level(v));
+        else if (!strcmp(a, "--kv-type"))
+            rc = phi_set_int(ctx, PHI_OPT_KV_TYPE, !strcmp(v, "f32") ? PHI_KV_F32
+                                                  : !strcmp(v, "f16") ? PHI_KV_F16 : -1);
         else if (!strcmp(a, "--no-mmap")) rc = phi_set_int(ctx, PHI_OPT_USE_MMAP, 0);
         else { fprintf(stderr, "phi4-logits: unknown option %s\n", a); return 2; }
         if (rc != PHI_OK)

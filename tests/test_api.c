@@ -114,8 +114,16 @@ static void test_options(void)
     CHECK_EQ(phi_set_int(ctx, PHI_OPT_USE_MMAP, 2), PHI_E_INVALID_ARG);
     CHECK_EQ(phi_set_int(ctx, PHI_OPT_N_BATCH, 0), PHI_E_INVALID_ARG);
     CHECK_EQ(phi_get_int(ctx, PHI_OPT_N_THREADS, NULL), PHI_E_INVALID_ARG);
+    CHECK_EQ(phi_get_int(ctx, PHI_OPT_KV_TYPE, &i), PHI_OK);
+    CHECK_EQ(i, PHI_KV_F16);
+    CHECK_EQ(phi_set_int(ctx, PHI_OPT_KV_TYPE, 2), PHI_E_INVALID_ARG);
+    CHECK_EQ(phi_set_int(ctx, PHI_OPT_KV_TYPE, -1), PHI_E_INVALID_ARG);
+    CHECK_EQ(phi_set_int(ctx, PHI_OPT_KV_TYPE, PHI_KV_F32), PHI_OK);
     CHECK_EQ(phi_set_int(ctx, PHI_OPT_N_CTX, 64), PHI_OK);
     CHECK_EQ(phi_load(ctx, model_path), PHI_OK);
+    CHECK_EQ(phi_set_int(ctx, PHI_OPT_KV_TYPE, PHI_KV_F16), PHI_E_STATE);
+    CHECK_EQ(phi_get_int(ctx, PHI_OPT_KV_TYPE, &i), PHI_OK);
+    CHECK_EQ(i, PHI_KV_F32);
     CHECK_EQ(phi_set_int(ctx, PHI_OPT_N_CTX, 128), PHI_E_STATE);
     CHECK_EQ(phi_set_int(ctx, PHI_OPT_KERNEL, PHI_KERNEL_SCALAR), PHI_E_STATE);
     CHECK_EQ(phi_set_int(ctx, PHI_OPT_N_THREADS, 2), PHI_OK); /* allowed any time */
@@ -391,6 +399,40 @@ static void test_fork_shares_weights(void)
     CHECK_EQ(atomic_load(&c.allocs), atomic_load(&c.frees));
 }
 
+/* Bytes a loaded context holds besides the (mapped) weights. */
+static long loaded_bytes(int64_t kv_type, int64_t n_ctx)
+{
+    counter c = {0};
+    phi_allocator a = counting_allocator(&c);
+    phi_ctx *ctx;
+    CHECK_EQ(phi_ctx_new_with_allocator(&a, &ctx), PHI_OK);
+    CHECK_EQ(phi_set_int(ctx, PHI_OPT_N_THREADS, 2), PHI_OK);
+    CHECK_EQ(phi_set_int(ctx, PHI_OPT_KV_TYPE, kv_type), PHI_OK);
+    CHECK_EQ(phi_set_int(ctx, PHI_OPT_N_CTX, n_ctx), PHI_OK);
+    CHECK_EQ(phi_load(ctx, model_path), PHI_OK);
+    long bytes = atomic_load(&c.live_bytes);
+    phi_ctx_free(ctx);
+    CHECK_EQ(atomic_load(&c.live_bytes), 0);
+    return bytes;
+}
+
+/* An F16 cache takes half the bytes of an F32 one, and nothing but the KV
+ * cache and the token history grows with the context. */
+static void test_kv_cache_memory(void)
+{
+    phi_ctx *ctx = load(1, 64);
+    long row = (long)(info(ctx, PHI_INFO_N_LAYER) * info(ctx, PHI_INFO_N_HEAD_KV) *
+                      info(ctx, PHI_INFO_HEAD_DIM));
+    phi_ctx_free(ctx);
+    long f16 = loaded_bytes(PHI_KV_F16, 256), f32 = loaded_bytes(PHI_KV_F32, 256);
+    long f16_cache = 2 * 256 * row * 2; /* K and V, 256 positions, 2 bytes */
+    CHECK_EQ(f32 - f16, f16_cache);
+    long longer = loaded_bytes(PHI_KV_F16, 512);
+    CHECK_EQ(longer - f16, f16_cache + 256 * (long)sizeof(phi_token));
+    printf("loaded context at 256 positions: %ld bytes with an F16 cache, %ld with F32\n", f16,
+           f32);
+}
+
 /* Every allocation can fail: the call reports PHI_E_NOMEM and releases what
  * it took; the counting allocator proves nothing is left behind. */
 static void test_allocation_failures(void)
@@ -572,6 +614,7 @@ int main(int argc, char **argv)
     test_incremental_equals_batch();
     test_determinism();
     test_fork_shares_weights();
+    test_kv_cache_memory();
     test_allocation_failures();
     test_interrupt();
     test_logging_and_resume();

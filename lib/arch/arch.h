@@ -18,6 +18,7 @@
 typedef struct phi_state_config {
     int32_t n_ctx;    /* positions the state must hold */
     int32_t n_batch;  /* most tokens in one forward call */
+    uint32_t kv_type; /* element type of a KV cache: PHI_DT_F32 or PHI_DT_F16 */
 } phi_state_config;
 
 /* What a forward pass may use besides the model and its state. */

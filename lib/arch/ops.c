@@ -108,17 +108,142 @@ void phi_op_rmsnorm(const float *x, const float *weight, int64_t dim, int32_t n,
     }
 }
 
-void phi_op_softmax(float *x, int64_t n)
+/* ---- attention --------------------------------------------------------- */
+
+/* A decode step splits a KV head's positions into at most MAX_SPLIT chunks
+ * of at least MIN_CHUNK positions: a chunk costs a merge of about one
+ * position's work. Query heads go to the kernel GROUP_MAX at a time when
+ * their running maxima and sums live on the stack. */
+enum { MAX_SPLIT = 16, MIN_CHUNK = 16, GROUP_MAX = 8 };
+
+static size_t partial_floats(int32_t n_head, int32_t head_dim)
 {
-    float max = x[0];
-    for (int64_t i = 1; i < n; i++)
-        max = x[i] > max ? x[i] : max;
-    double sum = 0.0;
-    for (int64_t i = 0; i < n; i++) {
-        x[i] = expf(x[i] - max);
-        sum += x[i];
+    return (size_t)n_head * ((size_t)head_dim + 2);
+}
+
+size_t phi_op_attention_scratch(int32_t n_head, int32_t head_dim)
+{
+    return MAX_SPLIT * partial_floats(n_head, head_dim);
+}
+
+/* Chunk c's running state of every head: acc [n_head][head_dim], then max
+ * [n_head] and sum [n_head]. */
+typedef struct {
+    float *acc, *max, *sum;
+} attn_partial;
+
+static attn_partial partial_of(const phi_attn_op *op, int32_t c)
+{
+    float *at = op->partials + (size_t)c * partial_floats(op->n_head, op->head_dim);
+    float *max = at + (size_t)op->n_head * op->head_dim;
+    return (attn_partial){at, max, max + op->n_head};
+}
+
+static int gcd(int a, int b)
+{
+    while (b) {
+        int r = a % b;
+        a = b;
+        b = r;
     }
-    float inv = (float)(1.0 / sum);
-    for (int64_t i = 0; i < n; i++)
-        x[i] *= inv;
+    return a;
+}
+
+/* Chunks per KV head for a decode step: the fewest that make n_head_kv x
+ * chunks a multiple of the thread count, so that each thread gets the same
+ * share of the positions. */
+static int32_t split_count(int nth, int32_t n_head_kv, int32_t n_pos)
+{
+    int32_t chunks = nth / gcd(nth, n_head_kv);
+    if (chunks > MAX_SPLIT)
+        chunks = MAX_SPLIT;
+    if (chunks > n_pos / MIN_CHUNK)
+        chunks = n_pos / MIN_CHUNK;
+    return chunks > 1 ? chunks : 1;
+}
+
+typedef struct {
+    const phi_kernels *k;
+    const phi_attn_op *op;
+    int32_t chunks;
+} attn_job;
+
+/* Query heads [h, h + n_q) of token t over positions [p0, p1), from a fresh
+ * state. */
+static void attend(const attn_job *j, int32_t t, int32_t h, int32_t n_q, long p0, long p1,
+                   float *max, float *sum, float *acc)
+{
+    const phi_attn_op *op = j->op;
+    int32_t hd = op->head_dim, kv_head = h / (op->n_head / op->n_head_kv);
+    for (int32_t i = 0; i < n_q; i++) {
+        max[i] = -INFINITY;
+        sum[i] = 0.0f;
+    }
+    memset(acc, 0, (size_t)n_q * hd * sizeof(float));
+    size_t at = (size_t)kv_head * op->head_bytes + (size_t)p0 * op->row_bytes;
+    j->k->attn[op->kv_type](hd, n_q, op->q + t * op->q_stride + (size_t)h * hd,
+                            (const char *)op->k + at, (const char *)op->v + at, op->row_bytes,
+                            p1 - p0, max, sum, acc);
+}
+
+/* Tasks are (KV head, token, chunk), dealt round-robin: neighbouring tasks
+ * read the same KV head, and the growing causal ranges of a batch spread
+ * evenly over the threads. */
+static void attention_tasks(void *opaque, int ith, int nth)
+{
+    const attn_job *j = opaque;
+    const phi_attn_op *op = j->op;
+    int32_t hd = op->head_dim, group = op->n_head / op->n_head_kv;
+    long per_head = (long)op->n * j->chunks;
+    for (long task = ith; task < op->n_head_kv * per_head; task += nth) {
+        int32_t h = (int32_t)(task / per_head) * group;
+        int32_t t = (int32_t)(task % per_head / j->chunks), c = (int32_t)(task % j->chunks);
+        long p0, p1;
+        phi_split_range((long)op->pos0 + t + 1, c, j->chunks, &p0, &p1);
+        if (j->chunks > 1) { /* a decode step: t is 0, merge_chunks finishes */
+            attn_partial part = partial_of(op, c);
+            attend(j, t, h, group, p0, p1, part.max + h, part.sum + h, part.acc + (size_t)h * hd);
+            continue;
+        }
+        float *out = op->out + t * op->out_stride + (size_t)h * hd;
+        for (int32_t g = 0; g < group; g += GROUP_MAX) {
+            int32_t n_q = group - g < GROUP_MAX ? group - g : GROUP_MAX;
+            float max[GROUP_MAX], sum[GROUP_MAX];
+            attend(j, t, h + g, n_q, p0, p1, max, sum, out + (size_t)g * hd);
+            for (int32_t i = 0; i < n_q; i++)
+                j->k->scale_f32(hd, 1.0f / sum[i], out + (size_t)(g + i) * hd);
+        }
+    }
+}
+
+/* Each head's output from its chunks' states: rescaled to the largest max,
+ * summed, divided by the summed weights. */
+static void merge_chunks(const attn_job *j)
+{
+    const phi_attn_op *op = j->op;
+    int32_t hd = op->head_dim;
+    for (int32_t h = 0; h < op->n_head; h++) {
+        float max = -INFINITY, total = 0.0f;
+        for (int32_t c = 0; c < j->chunks; c++)
+            max = fmaxf(max, partial_of(op, c).max[h]);
+        float *out = op->out + (size_t)h * hd;
+        memset(out, 0, (size_t)hd * sizeof(float));
+        for (int32_t c = 0; c < j->chunks; c++) {
+            attn_partial part = partial_of(op, c);
+            float w = expf(part.max[h] - max);
+            total += w * part.sum[h];
+            j->k->axpy_f32(hd, w, part.acc + (size_t)h * hd, out);
+        }
+        j->k->scale_f32(hd, 1.0f / total, out);
+    }
+}
+
+void phi_op_attention(const phi_runtime *rt, const phi_attn_op *op)
+{
+    attn_job job = {.k = rt->k, .op = op, .chunks = 1};
+    if (op->n == 1)
+        job.chunks = split_count(phi_pool_size(rt->pool), op->n_head_kv, op->pos0 + 1);
+    phi_pool_run(rt->pool, attention_tasks, &job);
+    if (job.chunks > 1)
+        merge_chunks(&job);
 }

@@ -26,8 +26,28 @@ void phi_op_get_row(const phi_runtime *rt, const phi_tensor *w, int64_t row, flo
 void phi_op_rmsnorm(const float *x, const float *weight, int64_t dim, int32_t n, float eps,
                     float *out);
 
-/* Softmax of n floats in place. */
-void phi_op_softmax(float *x, int64_t n);
+/* One layer's causal attention for n tokens over a KV cache. */
+typedef struct phi_attn_op {
+    int32_t n_head, n_head_kv, head_dim;  /* query head h reads KV head h / (n_head/n_head_kv) */
+    uint32_t kv_type;      /* PHI_DT_F32 or PHI_DT_F16 */
+    const void *k, *v;     /* KV head g's row for position p at g*head_bytes + p*row_bytes */
+    size_t head_bytes, row_bytes;
+    const float *q;        /* token t's query heads at q + t*q_stride, already scaled */
+    size_t q_stride;
+    float *out;            /* token t's n_head outputs at out + t*out_stride */
+    size_t out_stride;
+    int32_t n, pos0;       /* token t is at position pos0 + t and sees [0, pos0 + t] */
+    float *partials;       /* phi_op_attention_scratch(n_head, head_dim) floats */
+} phi_attn_op;
+
+/* Floats of scratch phi_op_attention needs: the partial results of a
+ * decode step split over threads (independent of the context length). */
+size_t phi_op_attention_scratch(int32_t n_head, int32_t head_dim);
+
+/* Every (token, KV head) pair is a task for the pool. A single token (decode)
+ * also splits its positions into chunks, so that every thread has work
+ * however few KV heads there are, and merges the chunks' partial results. */
+void phi_op_attention(const phi_runtime *rt, const phi_attn_op *op);
 
 static inline float phi_silu(float x)
 {

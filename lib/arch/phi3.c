@@ -10,6 +10,7 @@
 
 #include "arch/arch.h"
 #include "arch/ops.h"
+#include "kernels/fp16.h"
 #include "phi4.h"
 
 enum factor_set { FACTORS_SHORT = 0, FACTORS_LONG = 1 };
@@ -346,8 +347,11 @@ static int phi3_load(phi_model *m, const phi_kernels *k, phi_err *err)
 typedef struct {
     int32_t n_ctx, n_batch;
     int32_t factors_in_cache;  /* the factor set the cached keys were made with */
-    float *k_cache;            /* [n_layer][n_ctx][kv_dim] */
-    float *v_cache;            /* [n_layer][n_ctx][kv_dim] */
+    uint32_t kv_type;          /* PHI_DT_F32 or PHI_DT_F16 */
+    size_t row_bytes;          /* one KV head's row at one position */
+    /* [n_layer][n_head_kv][n_ctx][head_dim]: a KV head's rows are contiguous,
+     * so attention streams through them */
+    void *k_cache, *v_cache;
     /* activations for up to n_batch tokens */
     float *x;                  /* [n_batch][n_embd] residual stream */
     float *xn;                 /* [n_batch][n_embd] normed input */
@@ -356,16 +360,21 @@ typedef struct {
     float *up;                 /* [n_batch][2 n_ff] */
     float *ffn;                /* [n_batch][n_ff] */
     float *rope;               /* [n_batch][n_rot] cos then sin, times attn_factor */
-    float *scores;             /* [PHI_MAX_THREADS][n_ctx] attention weights, a row per thread */
+    float *attn_partials;      /* phi_op_attention's scratch */
     void *scratch;             /* matmul activations */
     void *block;               /* the single allocation behind everything above */
 } phi3_state;
 
-static size_t add_floats(size_t *total, size_t n)
+static size_t add_bytes(size_t *total, size_t n)
 {
     size_t at = *total;
-    *total += (n * sizeof(float) + PHI_ALIGN - 1) / PHI_ALIGN * PHI_ALIGN;
+    *total += (n + PHI_ALIGN - 1) / PHI_ALIGN * PHI_ALIGN;
     return at;
+}
+
+static size_t add_floats(size_t *total, size_t n)
+{
+    return add_bytes(total, n * sizeof(float));
 }
 
 static int phi3_state_new(const phi_model *m, const phi_state_config *cfg, void **out,
@@ -378,16 +387,19 @@ static int phi3_state_new(const phi_model *m, const phi_state_config *cfg, void 
     s->n_ctx = cfg->n_ctx;
     s->n_batch = cfg->n_batch;
     s->factors_in_cache = FACTORS_SHORT;
+    s->kv_type = cfg->kv_type;
+    phi_dtype_row_bytes(cfg->kv_type, w->head_dim, &s->row_bytes);
 
-    size_t nb = (size_t)cfg->n_batch, kv = (size_t)w->n_layer * cfg->n_ctx * w->kv_dim;
+    size_t nb = (size_t)cfg->n_batch;
+    size_t kv = (size_t)w->n_layer * w->n_head_kv * cfg->n_ctx * s->row_bytes;
     size_t qkv_dim = (size_t)w->q_dim + 2 * (size_t)w->kv_dim;
     size_t total = 0;
-    size_t o_k = add_floats(&total, kv), o_v = add_floats(&total, kv);
+    size_t o_k = add_bytes(&total, kv), o_v = add_bytes(&total, kv);
     size_t o_x = add_floats(&total, nb * w->n_embd), o_xn = add_floats(&total, nb * w->n_embd);
     size_t o_qkv = add_floats(&total, nb * qkv_dim), o_attn = add_floats(&total, nb * w->q_dim);
     size_t o_up = add_floats(&total, nb * 2 * w->n_ff), o_ffn = add_floats(&total, nb * w->n_ff);
     size_t o_rope = add_floats(&total, nb * w->n_rot);
-    size_t o_scores = add_floats(&total, (size_t)PHI_MAX_THREADS * cfg->n_ctx);
+    size_t o_partials = add_floats(&total, phi_op_attention_scratch(w->n_head, w->head_dim));
     /* Files mix types per tensor (Q4_K_M keeps some layers at Q6_K, others
      * keep layers in F16), so every matrix has its say in the scratch size. */
     size_t scratch = phi_op_matmul_scratch(w->output->type, w->output->ne[0], cfg->n_batch);
@@ -410,8 +422,8 @@ static int phi3_state_new(const phi_model *m, const phi_state_config *cfg, void 
                            "positions)", total >> 20, (int)cfg->n_ctx);
     }
     char *b = s->block;
-    s->k_cache = (float *)(b + o_k);
-    s->v_cache = (float *)(b + o_v);
+    s->k_cache = b + o_k;
+    s->v_cache = b + o_v;
     s->x = (float *)(b + o_x);
     s->xn = (float *)(b + o_xn);
     s->qkv = (float *)(b + o_qkv);
@@ -419,7 +431,7 @@ static int phi3_state_new(const phi_model *m, const phi_state_config *cfg, void 
     s->up = (float *)(b + o_up);
     s->ffn = (float *)(b + o_ffn);
     s->rope = (float *)(b + o_rope);
-    s->scores = (float *)(b + o_scores);
+    s->attn_partials = (float *)(b + o_partials);
     s->scratch = b + o_scratch;
     *out = s;
     return PHI_OK;
@@ -434,18 +446,24 @@ static void phi3_state_free(const phi_model *m, void *state)
     phi_free(&m->mem, s);
 }
 
+/* Byte offset of KV head g's rows in layer l of either cache. */
+static size_t kv_head_offset(const phi3_weights *w, const phi3_state *s, int32_t l, int32_t g)
+{
+    return ((size_t)l * w->n_head_kv + (size_t)g) * s->n_ctx * s->row_bytes;
+}
+
 static void phi3_state_copy(const phi_model *m, void *dst_state, const void *src_state,
                             int32_t n_pos)
 {
     const phi3_weights *w = m->weights;
     phi3_state *d = dst_state;
     const phi3_state *s = src_state;
-    size_t row = (size_t)w->kv_dim * sizeof(float);
-    for (int32_t l = 0; l < w->n_layer; l++) {
-        size_t off = (size_t)l * s->n_ctx * w->kv_dim;
-        memcpy(d->k_cache + off, s->k_cache + off, row * (size_t)n_pos);
-        memcpy(d->v_cache + off, s->v_cache + off, row * (size_t)n_pos);
-    }
+    for (int32_t l = 0; l < w->n_layer; l++)
+        for (int32_t g = 0; g < w->n_head_kv; g++) {
+            size_t at = kv_head_offset(w, s, l, g), bytes = s->row_bytes * (size_t)n_pos;
+            memcpy((char *)d->k_cache + at, (const char *)s->k_cache + at, bytes);
+            memcpy((char *)d->v_cache + at, (const char *)s->v_cache + at, bytes);
+        }
     d->factors_in_cache = s->factors_in_cache;
 }
 
@@ -490,40 +508,16 @@ static void rope_apply(float *head, const float *rope, int32_t n_rot)
     }
 }
 
-typedef struct {
-    const phi3_weights *w;
-    phi3_state *s;
-    const phi_kernels *k;
-    int32_t layer, n, pos0;
-} attn_job;
-
-/* One (token, head) pair per step: scores over every visible position,
- * softmax, then the weighted sum of values. */
-static void attention_rows(void *opaque, int ith, int nth)
+/* Values enter the cache in its type: an F16 cache rounds them here, keys
+ * after RoPE. */
+static void cache_row(const phi3_state *s, void *dst, const float *src, int32_t n)
 {
-    attn_job *j = opaque;
-    const phi3_weights *w = j->w;
-    phi3_state *s = j->s;
-    const phi_kernels *k = j->k;
-    int32_t hd = w->head_dim, group = w->n_head / w->n_head_kv;
-    size_t qkv_dim = (size_t)w->q_dim + 2 * (size_t)w->kv_dim;
-    size_t layer_off = (size_t)j->layer * s->n_ctx * w->kv_dim;
-    float *scores = s->scores + (size_t)ith * s->n_ctx;
-    long p0, p1;
-    phi_split_range((long)j->n * w->n_head, ith, nth, &p0, &p1);
-    for (long p = p0; p < p1; p++) {
-        int32_t t = (int32_t)(p / w->n_head), h = (int32_t)(p % w->n_head);
-        int32_t kvh = h / group, n_vis = j->pos0 + t + 1;
-        const float *q = s->qkv + t * qkv_dim + (size_t)h * hd;
-        const float *kc = s->k_cache + layer_off + (size_t)kvh * hd;
-        const float *vc = s->v_cache + layer_off + (size_t)kvh * hd;
-        for (int32_t i = 0; i < n_vis; i++)
-            scores[i] = k->dot_f32(hd, q, kc + (size_t)i * w->kv_dim);
-        phi_op_softmax(scores, n_vis);
-        float *out = s->attn + (size_t)t * w->q_dim + (size_t)h * hd;
-        memset(out, 0, (size_t)hd * sizeof(float));
-        for (int32_t i = 0; i < n_vis; i++)
-            k->axpy_f32(hd, scores[i], vc + (size_t)i * w->kv_dim, out);
+    if (s->kv_type == PHI_DT_F16) {
+        uint16_t *h = dst;
+        for (int32_t i = 0; i < n; i++)
+            h[i] = phi_f32_to_fp16(src[i]);
+    } else {
+        memcpy(dst, src, (size_t)n * sizeof(float));
     }
 }
 
@@ -556,7 +550,6 @@ static int phi3_forward(const phi_model *m, void *state, const phi_runtime *rt,
         /* attention */
         phi_op_rmsnorm(s->x, L->attn_norm, D, n, w->eps, s->xn);
         phi_op_matmul(rt, L->attn_qkv, s->xn, n, s->qkv, s->scratch);
-        size_t layer_off = (size_t)l * s->n_ctx * w->kv_dim;
         for (int32_t t = 0; t < n; t++) {
             float *q = s->qkv + t * qkv_dim, *kk = q + w->q_dim, *v = kk + w->kv_dim;
             const float *rope = s->rope + (size_t)t * w->n_rot;
@@ -564,14 +557,23 @@ static int phi3_forward(const phi_model *m, void *state, const phi_runtime *rt,
                 rope_apply(q + (size_t)h * hd, rope, w->n_rot);
                 rt->k->scale_f32(hd, q_scale, q + (size_t)h * hd);
             }
-            for (int32_t h = 0; h < w->n_head_kv; h++)
-                rope_apply(kk + (size_t)h * hd, rope, w->n_rot);
-            size_t at = layer_off + (size_t)(pos0 + t) * w->kv_dim;
-            memcpy(s->k_cache + at, kk, (size_t)w->kv_dim * sizeof(float));
-            memcpy(s->v_cache + at, v, (size_t)w->kv_dim * sizeof(float));
+            for (int32_t g = 0; g < w->n_head_kv; g++) {
+                rope_apply(kk + (size_t)g * hd, rope, w->n_rot);
+                size_t at = kv_head_offset(w, s, l, g) + (size_t)(pos0 + t) * s->row_bytes;
+                cache_row(s, (char *)s->k_cache + at, kk + (size_t)g * hd, hd);
+                cache_row(s, (char *)s->v_cache + at, v + (size_t)g * hd, hd);
+            }
         }
-        attn_job job = {.w = w, .s = s, .k = rt->k, .layer = l, .n = n, .pos0 = pos0};
-        phi_pool_run(rt->pool, attention_rows, &job);
+        size_t layer_at = kv_head_offset(w, s, l, 0);
+        phi_attn_op attn = {
+            .n_head = w->n_head, .n_head_kv = w->n_head_kv, .head_dim = hd,
+            .kv_type = s->kv_type,
+            .k = (const char *)s->k_cache + layer_at, .v = (const char *)s->v_cache + layer_at,
+            .head_bytes = (size_t)s->n_ctx * s->row_bytes, .row_bytes = s->row_bytes,
+            .q = s->qkv, .q_stride = qkv_dim, .out = s->attn, .out_stride = (size_t)w->q_dim,
+            .n = n, .pos0 = pos0, .partials = s->attn_partials,
+        };
+        phi_op_attention(rt, &attn);
         phi_op_matmul(rt, L->attn_out, s->attn, n, s->xn, s->scratch);
         for (size_t i = 0; i < (size_t)n * D; i++)
             s->x[i] += s->xn[i];

@@ -5,20 +5,13 @@
  * ../shared/docs/gguf-and-quants.md §3. */
 #include <immintrin.h>
 #include <stdbool.h>
+#include <string.h>
 
+#include "kernels/attn_x86.h"
 #include "kernels/fp16.h"
 #include "kernels/kernels.h"
 #include "kernels/quant_blocks.h"
 #include "phi4.h"
-
-/* Sum of the 8 lanes. */
-static inline float hsum_ps(__m256 v)
-{
-    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-    s = _mm_add_ss(s, _mm_movehdup_ps(s));
-    return _mm_cvtss_f32(s);
-}
 
 static inline float fp16_to_f32(uint16_t h)
 {
@@ -254,6 +247,114 @@ static void scale_f32(int64_t n, float alpha, float *x)
         x[i] *= alpha;
 }
 
+/* ---- attention: the head_dim loops of attn_x86.h's driver ------------- */
+
+/* 8 K or V values from element i of a row. */
+static inline __m256 load_kv8(const char *row, int64_t i, bool f16)
+{
+    if (f16)
+        return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)((const uint16_t *)row + i)));
+    return _mm256_loadu_ps((const float *)row + i);
+}
+
+/* The last n < 8 values from element i of a row, zero above: no read past
+ * the row. */
+static inline __m256 load_kv_tail(const char *row, int64_t i, int n, bool f16)
+{
+    size_t size = f16 ? sizeof(uint16_t) : sizeof(float);
+    unsigned char buf[32] = {0};
+    memcpy(buf, row + (size_t)i * size, (size_t)n * size);
+    return load_kv8((const char *)buf, 0, f16);
+}
+
+static inline __m256i lanes_below(int n)
+{
+    return _mm256_cmpgt_epi32(_mm256_set1_epi32(n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+}
+
+/* Scores of np (1 or 2) consecutive K rows from row j: two rows give twice
+ * the independent FMA chains. ng and np are constants at each call site and
+ * the loops over them unroll, so a[][] and kv[] live in registers. */
+static inline __attribute__((always_inline)) void attn_qk_rows(
+    int64_t hd, int ng, int np, const float *q, const char *k, size_t stride, int j, bool f16,
+    __m256 part[ATTN_QUAD][ATTN_BLOCK])
+{
+    __m256 a[2][ATTN_QUAD], kv[2];
+#pragma GCC unroll 8
+    for (int x = 0; x < np * ng; x++)
+        a[x / ng][x % ng] = _mm256_setzero_ps();
+    for (int64_t i = 0; i < hd; i += 8) {
+        int n = hd - i < 8 ? (int)(hd - i) : 8;
+#pragma GCC unroll 2
+        for (int r = 0; r < np; r++) {
+            const char *row = k + (size_t)(j + r) * stride;
+            kv[r] = n == 8 ? load_kv8(row, i, f16) : load_kv_tail(row, i, n, f16);
+        }
+#pragma GCC unroll 4
+        for (int g = 0; g < ng; g++) {
+            const float *qg = q + g * hd + i;
+            __m256 qv = n == 8 ? _mm256_loadu_ps(qg) : _mm256_maskload_ps(qg, lanes_below(n));
+#pragma GCC unroll 2
+            for (int r = 0; r < np; r++)
+                a[r][g] = _mm256_fmadd_ps(qv, kv[r], a[r][g]);
+        }
+    }
+#pragma GCC unroll 8
+    for (int x = 0; x < np * ng; x++)
+        part[x % ng][j + x / ng] = a[x / ng][x % ng];
+}
+
+/* One 8-wide column i (n <= 8 wide at the end) of every head's accumulator:
+ * the block's V values there are converted once and held in registers for
+ * all the heads; even and odd positions go to two FMA chains. */
+static inline __attribute__((always_inline)) void pv_column(
+    int64_t hd, int64_t i, int n, int ng, const float w[ATTN_QUAD][ATTN_BLOCK], const char *v,
+    size_t stride, int nb, bool f16, float *acc)
+{
+    __m256 vv[ATTN_BLOCK];
+#pragma GCC unroll 8
+    for (int j = 0; j < ATTN_BLOCK; j++)
+        vv[j] = j >= nb ? _mm256_setzero_ps()
+              : n == 8  ? load_kv8(v + j * stride, i, f16)
+                        : load_kv_tail(v + j * stride, i, n, f16);
+    __m256i mask = lanes_below(n);
+    for (int g = 0; g < ng; g++) {
+        float *a = acc + g * hd + i;
+        __m256 s[2] = {n == 8 ? _mm256_loadu_ps(a) : _mm256_maskload_ps(a, mask),
+                       _mm256_setzero_ps()};
+#pragma GCC unroll 8
+        for (int j = 0; j < nb; j++)
+            s[j % 2] = _mm256_fmadd_ps(_mm256_set1_ps(w[g][j]), vv[j], s[j % 2]);
+        if (n == 8)
+            _mm256_storeu_ps(a, _mm256_add_ps(s[0], s[1]));
+        else
+            _mm256_maskstore_ps(a, mask, _mm256_add_ps(s[0], s[1]));
+    }
+}
+
+static inline __attribute__((always_inline)) void attn_pv(
+    int64_t hd, int ng, const float w[ATTN_QUAD][ATTN_BLOCK], const char *v, size_t stride,
+    int nb, bool f16, float *acc)
+{
+    int64_t i = 0;
+    for (; i + 8 <= hd; i += 8)
+        pv_column(hd, i, 8, ng, w, v, stride, nb, f16, acc);
+    if (i < hd)
+        pv_column(hd, i, (int)(hd - i), ng, w, v, stride, nb, f16, acc);
+}
+
+static void attn_f32(int64_t hd, int32_t n_q, const float *q, const void *k, const void *v,
+                     size_t stride, int64_t n_pos, float *max, float *sum, float *acc)
+{
+    attn_blocks(hd, n_q, q, k, v, stride, n_pos, max, sum, acc, false, 2);
+}
+
+static void attn_f16(int64_t hd, int32_t n_q, const float *q, const void *k, const void *v,
+                     size_t stride, int64_t n_pos, float *max, float *sum, float *acc)
+{
+    attn_blocks(hd, n_q, q, k, v, stride, n_pos, max, sum, acc, true, 2);
+}
+
 void phi_kernels_init_avx2(phi_kernels *k)
 {
     k->name = "avx2";
@@ -270,4 +371,7 @@ void phi_kernels_init_avx2(phi_kernels *k)
     k->dot_f32 = dot_f32;
     k->axpy_f32 = axpy_f32;
     k->scale_f32 = scale_f32;
+
+    k->attn[PHI_DT_F32] = attn_f32;
+    k->attn[PHI_DT_F16] = attn_f16;
 }

@@ -5,6 +5,7 @@
 #include <immintrin.h>
 #include <stdbool.h>
 
+#include "kernels/attn_x86.h"
 #include "kernels/fp16.h"
 #include "kernels/kernels.h"
 #include "kernels/quant_blocks.h"
@@ -225,6 +226,92 @@ static void scale_f32(int64_t n, float alpha, float *x)
     }
 }
 
+/* ---- attention: the head_dim loops of attn_x86.h's driver ------------- */
+
+/* Up to 16 K or V values from element i of a row (masked-off lanes read
+ * nothing and are 0). Whole chunks use plain loads: masked loads that miss
+ * the cache made the kernel 3x slower streaming a cache from memory (AMD
+ * EPYC, bench_kernels), though not in cache. */
+static inline __m512 load_kv16(const char *row, int64_t i, __mmask16 m, bool f16)
+{
+    if (m == 0xffff && f16)
+        return _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)((const uint16_t *)row + i)));
+    if (m == 0xffff)
+        return _mm512_loadu_ps((const float *)row + i);
+    if (f16)
+        return _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, (const uint16_t *)row + i));
+    return _mm512_maskz_loadu_ps(m, (const float *)row + i);
+}
+
+/* The driver takes 8-lane partial sums. */
+static inline __m256 fold_ps(__m512 v)
+{
+    __m256 hi = _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1));
+    return _mm256_add_ps(_mm512_castps512_ps256(v), hi);
+}
+
+/* As avx2.c's attn_qk_rows, 16 columns at a time and with masked tails; with 32
+ * registers, four K rows at once. */
+static inline __attribute__((always_inline)) void attn_qk_rows(
+    int64_t hd, int ng, int np, const float *q, const char *k, size_t stride, int j, bool f16,
+    __m256 part[ATTN_QUAD][ATTN_BLOCK])
+{
+    __m512 a[4][ATTN_QUAD], kv[4];
+#pragma GCC unroll 16
+    for (int x = 0; x < np * ng; x++)
+        a[x / ng][x % ng] = _mm512_setzero_ps();
+    for (int64_t i = 0; i < hd; i += 16) {
+        __mmask16 m = hd - i < 16 ? tail_mask(hd - i) : 0xffff;
+#pragma GCC unroll 4
+        for (int r = 0; r < np; r++)
+            kv[r] = load_kv16(k + (size_t)(j + r) * stride, i, m, f16);
+#pragma GCC unroll 4
+        for (int g = 0; g < ng; g++) {
+            __m512 qv = _mm512_maskz_loadu_ps(m, q + g * hd + i);
+#pragma GCC unroll 4
+            for (int r = 0; r < np; r++)
+                a[r][g] = _mm512_fmadd_ps(qv, kv[r], a[r][g]);
+        }
+    }
+#pragma GCC unroll 16
+    for (int x = 0; x < np * ng; x++)
+        part[x % ng][j + x / ng] = fold_ps(a[x / ng][x % ng]);
+}
+
+/* As avx2.c's pv_column, 16 columns wide with a masked tail. */
+static inline __attribute__((always_inline)) void attn_pv(
+    int64_t hd, int ng, const float w[ATTN_QUAD][ATTN_BLOCK], const char *v, size_t stride,
+    int nb, bool f16, float *acc)
+{
+    for (int64_t i = 0; i < hd; i += 16) {
+        __mmask16 m = hd - i < 16 ? tail_mask(hd - i) : 0xffff;
+        __m512 vv[ATTN_BLOCK];
+#pragma GCC unroll 8
+        for (int j = 0; j < ATTN_BLOCK; j++)
+            vv[j] = j < nb ? load_kv16(v + j * stride, i, m, f16) : _mm512_setzero_ps();
+        for (int g = 0; g < ng; g++) {
+            float *a = acc + g * hd + i;
+            __m512 s[2] = {_mm512_maskz_loadu_ps(m, a), _mm512_setzero_ps()};
+#pragma GCC unroll 8
+            for (int j = 0; j < nb; j++)
+                s[j % 2] = _mm512_fmadd_ps(_mm512_set1_ps(w[g][j]), vv[j], s[j % 2]);
+            _mm512_mask_storeu_ps(a, m, _mm512_add_ps(s[0], s[1]));
+        }
+    }
+}
+
+static void attn_f32(int64_t hd, int32_t n_q, const float *q, const void *k, const void *v,
+                     size_t stride, int64_t n_pos, float *max, float *sum, float *acc)
+{
+    attn_blocks(hd, n_q, q, k, v, stride, n_pos, max, sum, acc, false, 4);
+}
+
+static void attn_f16(int64_t hd, int32_t n_q, const float *q, const void *k, const void *v,
+                     size_t stride, int64_t n_pos, float *max, float *sum, float *acc)
+{
+    attn_blocks(hd, n_q, q, k, v, stride, n_pos, max, sum, acc, true, 4);
+}
+
 void phi_kernels_init_avx512(phi_kernels *k)
 {
     k->name = "avx512";
@@ -239,4 +326,7 @@ void phi_kernels_init_avx512(phi_kernels *k)
     k->dot_f32 = dot_f32;
     k->axpy_f32 = axpy_f32;
     k->scale_f32 = scale_f32;
+
+    k->attn[PHI_DT_F32] = attn_f32;
+    k->attn[PHI_DT_F16] = attn_f16;
 }

@@ -23,6 +23,19 @@ typedef void (*phi_gemm_fn)(int64_t n, const void *w, size_t w_stride, int n_row
                             const void *a, size_t a_stride, int n_cols, float *y,
                             size_t y_stride);
 typedef void (*phi_dequant_fn)(const void *src, float *dst, int64_t n);
+/* Attention of n_q query heads that share one KV head over n_pos cached
+ * positions, as an online softmax: one pass over K and V, no score row.
+ * q: n_q rows of head_dim floats, already scaled. k, v: rows of head_dim
+ * values of the slot's type, row p at byte offset p * row_stride (the caller
+ * picks the range [start, end) by where k and v point and n_pos >= 1).
+ * Per head h the call continues a running state: max[h] (the largest score
+ * so far; -INFINITY to start), sum[h] (Σ exp(score - max)) and acc[h *
+ * head_dim ...] (Σ exp(score - max) · v; zero to start). The attention
+ * output of a range is acc / sum, and the states of two ranges merge
+ * (phi_op_attention does both). */
+typedef void (*phi_attn_fn)(int64_t head_dim, int32_t n_q, const float *q, const void *k,
+                            const void *v, size_t row_stride, int64_t n_pos, float *max,
+                            float *sum, float *acc);
 
 typedef struct phi_kernels {
     const char *name;   /* "scalar", "avx2", "avx512", "neon", "neon-dotprod" */
@@ -39,6 +52,9 @@ typedef struct phi_kernels {
     float (*dot_f32)(int64_t n, const float *a, const float *b);
     void (*axpy_f32)(int64_t n, float alpha, const float *x, float *y); /* y += alpha*x */
     void (*scale_f32)(int64_t n, float alpha, float *x);                 /* x *= alpha */
+
+    /* Indexed by the KV cache type (F32, F16). NULL: not supported. */
+    phi_attn_fn attn[PHI_DT_COUNT];
 } phi_kernels;
 
 /* Activation type that weights of type w are dotted with; -1 if none. */

@@ -163,6 +163,54 @@ static void scale_f32(int64_t n, float alpha, float *x)
         x[i] *= alpha;
 }
 
+/* ---- attention ------------------------------------------------------- */
+
+static inline float kv_value(const void *row, int64_t i, bool f16)
+{
+    return f16 ? phi_fp16_to_f32(((const uint16_t *)row)[i]) : ((const float *)row)[i];
+}
+
+/* The online softmax one position at a time: a score above the running max
+ * first scales the sum and the accumulated values down by exp(old - new). */
+static inline void attn_rows(int64_t hd, int32_t n_q, const float *q, const void *k,
+                             const void *v, size_t stride, int64_t n_pos, float *max,
+                             float *sum, float *acc, bool f16)
+{
+    for (int64_t p = 0; p < n_pos; p++) {
+        const char *kr = (const char *)k + p * stride, *vr = (const char *)v + p * stride;
+        for (int32_t h = 0; h < n_q; h++) {
+            const float *qh = q + h * hd;
+            float *ah = acc + h * hd;
+            float s = 0.0f;
+            for (int64_t i = 0; i < hd; i++)
+                s += qh[i] * kv_value(kr, i, f16);
+            if (s > max[h]) {
+                float c = expf(max[h] - s);
+                sum[h] *= c;
+                for (int64_t i = 0; i < hd; i++)
+                    ah[i] *= c;
+                max[h] = s;
+            }
+            float w = expf(s - max[h]);
+            sum[h] += w;
+            for (int64_t i = 0; i < hd; i++)
+                ah[i] += w * kv_value(vr, i, f16);
+        }
+    }
+}
+
+static void attn_f32(int64_t hd, int32_t n_q, const float *q, const void *k, const void *v,
+                     size_t stride, int64_t n_pos, float *max, float *sum, float *acc)
+{
+    attn_rows(hd, n_q, q, k, v, stride, n_pos, max, sum, acc, false);
+}
+
+static void attn_f16(int64_t hd, int32_t n_q, const float *q, const void *k, const void *v,
+                     size_t stride, int64_t n_pos, float *max, float *sum, float *acc)
+{
+    attn_rows(hd, n_q, q, k, v, stride, n_pos, max, sum, acc, true);
+}
+
 void phi_kernels_init_scalar(phi_kernels *k)
 {
     memset(k, 0, sizeof *k);
@@ -187,4 +235,7 @@ void phi_kernels_init_scalar(phi_kernels *k)
     k->dot_f32 = dot_f32;
     k->axpy_f32 = axpy_f32;
     k->scale_f32 = scale_f32;
+
+    k->attn[PHI_DT_F32] = attn_f32;
+    k->attn[PHI_DT_F16] = attn_f16;
 }

@@ -3,12 +3,13 @@
 
 Same command line and OUT.bin format as the real driver.  It does not parse the GGUF: it
 loads the weights.npz that make_model.py wrote next to it, and computes every row with
-check_logits.simulate_c_logits (float32, Q8_0 activations for quantized types), i.e. with
-the errors a correct C implementation is expected to have.
+check_logits.simulate_c_logits (float32, the KV cache type, Q8_0 activations for quantized
+types), i.e. with the errors a correct C implementation is expected to have.
 
 PHI4_FAKE_BUG=<name> makes it wrong on purpose (the harness must then fail):
     swap_factors   use the other LongRoPE factor set
     nibble         decode Q4_0 with interleaved nibbles (element 2j low, 2j+1 high)
+    kv_unrounded   keep K and V in float32 whatever --kv-type says
     drop_last      omit the last row
     wrong_token    report a wrong token id in row 0
     nan            put a NaN into row 0
@@ -44,6 +45,7 @@ def main(argv=None):
     ap.add_argument("--ctx", type=int)
     ap.add_argument("--batch", type=int)
     ap.add_argument("--kernel")
+    ap.add_argument("--kv-type", choices=phi3_ref.KV_TYPES, default="f16")
     args = ap.parse_args(argv)
     bug = os.environ.get("PHI4_FAKE_BUG", "")
 
@@ -59,7 +61,8 @@ def main(argv=None):
         fs = phi3_ref.factor_set_for(end, hp)
         if bug == "swap_factors":
             fs = "short" if fs == "long" else "long"
-        lg = check_logits.simulate_c_logits(weights, hp, tokens[:end], fs)
+        kv = "f32" if bug == "kv_unrounded" else args.kv_type
+        lg = check_logits.simulate_c_logits(weights, hp, tokens[:end], fs, kv)
         rows += [(p, end, tokens[p], lg[p]) for p in range(start, end)]
     if bug == "drop_last":
         rows.pop()

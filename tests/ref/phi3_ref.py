@@ -76,12 +76,20 @@ def attention(q, k, v, n_head_kv):
     return out
 
 
-def forward(weights, hparams, tokens, factor_set="short", act_quant=None, dtype=np.float64):
+KV_TYPES = ("f32", "f16")
+
+
+def forward(weights, hparams, tokens, factor_set="short", act_quant=None, dtype=np.float64,
+            kv_type="f32"):
     """Logits [len(tokens), n_vocab] for the sequence at positions 0..T-1.
 
     act_quant: optional function applied to the input of every weight matmul (used only to
     simulate the C side's Q8_0 activation quantization when deriving tolerances).
-    dtype: float64 for the reference; float32 to estimate float32 rounding effects."""
+    dtype: float64 for the reference; float32 to estimate float32 rounding effects.
+    kv_type: what the KV cache stores.  "f16" rounds K (after RoPE) and V to float16 (round
+    to nearest even) before attention, as a cache of halves does; "f32" keeps them."""
+    if kv_type not in KV_TYPES:
+        raise ValueError(f"kv_type must be one of {KV_TYPES}, not {kv_type!r}")
     hp = hparams
     W = {name: np.asarray(w, dtype=dtype) for name, w in weights.items()}
     aq = act_quant if act_quant is not None else (lambda a: a)
@@ -106,6 +114,9 @@ def forward(weights, hparams, tokens, factor_set="short", act_quant=None, dtype=
         v = qkv[:, (n_head + n_kv) * D:].reshape(T, n_kv, D)
         q = rope(q, pos, hp["n_rot"], hp["freq_base"], factors, attn_factor)
         k = rope(k, pos, hp["n_rot"], hp["freq_base"], factors, attn_factor)
+        if kv_type == "f16":
+            k = k.astype(np.float16).astype(dtype)
+            v = v.astype(np.float16).astype(dtype)
         q = q * (1.0 / np.sqrt(D))
         a = attention(q, k, v, n_kv).reshape(T, n_head * D)
         x = x + linear(a, p + "attn_output.weight")
@@ -119,7 +130,8 @@ def forward(weights, hparams, tokens, factor_set="short", act_quant=None, dtype=
     return linear(x, out_name)
 
 
-def logits(weights, hparams, tokens, factor_set="short"):
+def logits(weights, hparams, tokens, factor_set="short", kv_type="f32"):
     """The reference: float64 logits [len(tokens), n_vocab] with the given factor set
-    ('short' or 'long'; irrelevant when the model has no rope factor tensors)."""
-    return forward(weights, hparams, tokens, factor_set)
+    ('short' or 'long'; irrelevant when the model has no rope factor tensors) and KV cache
+    type ('f32' or 'f16')."""
+    return forward(weights, hparams, tokens, factor_set, kv_type=kv_type)

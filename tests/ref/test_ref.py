@@ -472,6 +472,31 @@ def test_gqa_mapping_by_hand():
     assert np.allclose(out[0, 1], v[0, 0]) and np.allclose(out[0, 3], v[0, 1])
 
 
+def test_f16_kv_rounds_k_after_rope_and_v(models):
+    """kv_type f16 is the f32 forward pass with K (after RoPE) and V rounded to float16 on
+    their way into attention, and nothing else rounded."""
+    _, w, hp, _ = models("mini-like", "f32")
+    toks = list(RNG.integers(0, hp["n_vocab"], 12))
+    seen = []
+    old = phi3_ref.attention
+
+    def rounding_attention(q, k, v, n_kv):
+        seen.append(all(np.array_equal(x, x.astype(np.float16)) for x in (k, v)))
+        return old(q, k.astype(np.float16).astype(k.dtype), v.astype(np.float16).astype(v.dtype),
+                   n_kv)
+    phi3_ref.attention = rounding_attention
+    try:
+        by_hand = phi3_ref.logits(w, hp, toks, "long", "f32")
+    finally:
+        phi3_ref.attention = old
+    assert seen == [False] * hp["n_layer"]
+    assert np.array_equal(phi3_ref.logits(w, hp, toks, "long", "f16"), by_hand)
+    assert not np.allclose(by_hand, phi3_ref.logits(w, hp, toks, "long", "f32"),
+                           rtol=0, atol=1e-6)
+    with pytest.raises(ValueError):
+        phi3_ref.logits(w, hp, toks, "long", "bf16")
+
+
 # ----------------------------------------------------------------------------------------
 # the tolerance: the simulated C side passes, real bugs do not
 
@@ -588,6 +613,59 @@ def test_tolerance_catches_bugs(models, config, ttype, L):
         assert "Q4_0 nibbles interleaved" in best_bug
 
 
+def _kv_rounding(w, hp, toks, fs, round_k, round_v, k_before_rope=False):
+    """The simulated C side (float32) with an F32 cache, except that attention gets K and/or
+    V rounded to float16 (K before or after RoPE): ways of getting the F16 cache wrong."""
+    old_rope, old_attention = phi3_ref.rope, phi3_ref.attention
+    calls = [0]
+
+    def half(x):
+        return x.astype(np.float16).astype(x.dtype)
+
+    def rope(x, pos, *a, **k):
+        calls[0] += 1                   # forward() ropes q, then k, in every layer
+        return old_rope(half(x) if k_before_rope and calls[0] % 2 == 0 else x, pos, *a, **k)
+
+    def attention(q, k, v, n_kv):
+        return old_attention(q, half(k) if round_k else k, half(v) if round_v else v, n_kv)
+    phi3_ref.rope, phi3_ref.attention = rope, attention
+    try:
+        return check_logits.simulate_c_logits(w, hp, toks, fs, "f32")
+    finally:
+        phi3_ref.rope, phi3_ref.attention = old_rope, old_attention
+
+
+@pytest.mark.parametrize("config,L", [("phi4-like", 24), ("mini-like", 48), ("odd", 24)])
+def test_f16_kv_tolerance(models, config, L):
+    """The F16 cache bounds of check_logits: the simulated C side passes the metric bound
+    and shows the rounding's signature; not rounding, or rounding K only, does not."""
+    bugs = {"no rounding": dict(round_k=False, round_v=False),
+            "K only": dict(round_k=True, round_v=False),
+            "V only": dict(round_k=False, round_v=True),
+            "K before RoPE": dict(round_k=False, round_v=True, k_before_rope=True)}
+    worst, lowest_share, bug_share = 0.0, np.inf, {}
+    for ttype in check_logits.FLOAT_TYPES:
+        assert check_logits.tolerance(ttype, "f16") == check_logits.TOL_KV_F16["f32"]
+        for seed in (0, 1, 2):
+            _, w, hp, _ = models(config, ttype, seed)
+            toks = list(np.random.default_rng(seed + 99).integers(0, hp["n_vocab"], L))
+            fs = phi3_ref.factor_set_for(L, hp) if hp["longrope"] else "short"
+            r16, r32 = (phi3_ref.logits(w, hp, toks, fs, kv) for kv in ("f16", "f32"))
+            c = check_logits.simulate_c_logits(w, hp, toks, fs, "f16")
+            worst = max(worst, worst_metric(c, r16))
+            lowest_share = min(lowest_share, check_logits.rounding_share(c, r16, r32))
+            for name, how in bugs.items():
+                share = check_logits.rounding_share(_kv_rounding(w, hp, toks, fs, **how), r16, r32)
+                bug_share[name] = max(bug_share.get(name, -np.inf), share)
+    tol, least = check_logits.TOL_KV_F16["f32"], check_logits.MIN_ROUNDING_SHARE
+    report = ", ".join(f"{k}: {v:.2f}" for k, v in bug_share.items())
+    print(f"\n{config}: simulated C worst {worst:.3g} (tol {tol:g}), rounding share >= "
+          f"{lowest_share:.3f} (minimum {least}); largest shares of wrong roundings: {report}")
+    assert worst < tol / 2
+    assert lowest_share > least + 0.1
+    assert bug_share["no rounding"] < 0.05 and bug_share["K only"] < least - 0.1
+
+
 # ----------------------------------------------------------------------------------------
 # the harness, against the fake driver
 
@@ -644,6 +722,7 @@ def test_output_format_roundtrip(tmp_path):
     ["--config", "mini-like", "--type", "bf16", "--plan", "e40,t20,e1*3", "--ctx", "64"],
     ["--config", "odd", "--type", "f16", "--plan", "e3*4,t6,e8", "--batch", "4",
      "--kernel", "scalar", "--seed", "5"],
+    ["--config", "mini-like", "--type", "f32", "--plan", "e20,e1*4", "--kv-type", "f32"],
 ])
 def test_harness_passes_correct_driver(args):
     rc, out = harness(*args)
@@ -658,6 +737,8 @@ def test_harness_passes_correct_driver(args):
     ("drop_last", ["--config", "odd", "--type", "f32", "--plan", "e4,e4"]),
     ("wrong_token", ["--config", "odd", "--type", "f32", "--plan", "e4"]),
     ("nan", ["--config", "odd", "--type", "f32", "--plan", "e4"]),
+    ("kv_unrounded", ["--config", "mini-like", "--type", "f32", "--plan", "e20,e1*4"]),
+    ("kv_unrounded", ["--config", "phi4-like", "--type", "bf16", "--plan", "e24"]),
 ])
 def test_harness_fails_buggy_driver(bug, args):
     rc, out = harness(*args, bug=bug)
