@@ -330,7 +330,8 @@ class Model:
     def __repr__(self) -> str:
         if self._ctx is None:
             return f"<phi4.Model {self._path!r} (closed)>"
-        return f"<phi4.Model {self._path!r} n_ctx={self.n_ctx} kernel={self.info['kernel']}>"
+        info = self._info or {}  # not self.info: repr must work while another thread is busy
+        return f"<phi4.Model {self._path!r} n_ctx={info.get('n_ctx')} kernel={info.get('kernel')}>"
 
     @contextmanager
     def _use(self) -> Iterator[int]:
