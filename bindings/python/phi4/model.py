@@ -17,7 +17,7 @@ from typing import Any, Callable, Generic, Optional, TypeVar, Union
 
 from . import _capi as c
 from . import _interrupt
-from .errors import InvalidArgument, Phi4Error, StateError, error_for
+from .errors import Interrupted, InvalidArgument, Phi4Error, StateError, error_for
 from .library import Library, resolve
 
 T = TypeVar("T")
@@ -301,6 +301,10 @@ class Model:
         self._path = path
         self._info = info
         self._turn: Optional[_Turn] = None
+        # interrupt()'s request for the generation in progress: the library forgets
+        # a request at the start of its next call, which for a pulled generation may
+        # be the next token's.
+        self._stop_requested = False
         self._busy = threading.Lock()
         self._free_lock = threading.Lock()  # interrupt() vs close()
         self._finalizer = weakref.finalize(self, _free_ctx, lib, ptr, keep)
@@ -361,13 +365,15 @@ class Model:
         return _interrupt.call(fn, lambda: self._dll.phi_interrupt(ctx))
 
     def interrupt(self) -> None:
-        """Ask the call running on this model (in another thread) to stop soon.
+        """Ask the call running on this model (in another thread) to stop soon, or the
+        generation in progress (a stream) to stop at its next piece.
 
-        It raises :class:`Interrupted`; generation stops at the next token. Safe from
-        any thread; does nothing on a closed model or when no call runs.
+        The call or the stream raises :class:`Interrupted`. Safe from any thread; a
+        request made while nothing runs is forgotten when the next generation starts.
         """
         with self._free_lock:
             if self._ctx is not None:
+                self._stop_requested = True
                 self._dll.phi_interrupt(self._ctx)
 
     # ---- loading -------------------------------------------------------------------
@@ -610,6 +616,7 @@ class Model:
         self._end_turn(ctx)
         turn = _Turn()
         self._turn = turn
+        self._stop_requested = False
         try:
             for name, value in overrides.items():
                 if name != "seed":
@@ -645,6 +652,9 @@ class Model:
                 raise StateError(c.PHI_E_STATE, "this generation was ended by a later call on "
                                  "the model")
             while True:
+                if self._stop_requested:
+                    self._stop_requested = False
+                    raise Interrupted(c.PHI_E_INTERRUPTED, "interrupted by Model.interrupt()")
                 item = step(ctx)
                 if item is not _SKIP:
                     return item

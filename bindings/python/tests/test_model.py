@@ -240,3 +240,16 @@ def test_interrupt_from_another_thread(mini_path):
             stop.set()
             thread.join()
         assert model.generate(PROMPT, max_tokens=3)
+
+
+def test_interrupt_between_the_pieces_of_a_stream(mini):
+    # The library forgets a request when its next call starts; the binding must not.
+    stream = mini.generate(PROMPT, max_tokens=50, temperature=1.5, stream=True)
+    next(stream)
+    mini.interrupt()
+    with pytest.raises(phi4.Interrupted, match="Model.interrupt"):
+        next(stream)
+    assert mini.get_option("temperature") == pytest.approx(0.8)
+    # A request made while nothing runs does not stop the next generation.
+    mini.interrupt()
+    assert len(list(mini.generate(PROMPT, max_tokens=5, stream=True))) > 0
