@@ -10,9 +10,21 @@ thread asks the library to stop (phi_interrupt is safe from any thread),
 waits until the call has returned (so the context is never used by two
 threads at once) and re-raises. libphi4's calls are all-or-nothing or stop
 between tokens, so the context stays usable.
+
+A KeyboardInterrupt may strike at any bytecode, so nothing here may be left
+half done by one:
+  - the helper is started with _thread.start_new_thread, one C call:
+    threading.Thread.start() waits for the thread in Python code, and an
+    exception there leaves the new thread broken (CPython 3.11);
+  - who goes first is settled by the first entry of `claims` (list.append is
+    atomic): the helper runs the call only if it claims it before the caller
+    gives up, so the caller knows whether it must wait;
+  - the caller waits for `outcome`, not for owning a lock: the exception can
+    come just after the lock was acquired.
 """
 from __future__ import annotations
 
+import _thread
 import signal
 import threading
 from typing import Callable, TypeVar
@@ -29,6 +41,9 @@ _BLOCKABLE = (set(signal.valid_signals()) - _SYNCHRONOUS
 # How often the main thread re-sends the stop request while the call ends: a
 # request made before the call has started is cleared by the call's start.
 _RETRY_SECONDS = 0.005
+# The helpers running a call now (their thread ids): what a test waits for
+# to send its SIGINT while the library is at work.
+running: set[int] = set()
 
 
 def call(fn: Callable[[], T], interrupt: Callable[[], None]) -> T:
@@ -36,15 +51,9 @@ def call(fn: Callable[[], T], interrupt: Callable[[], None]) -> T:
     interrupt() is called, repeatedly, if the wait is broken by an exception."""
     if threading.current_thread() is not threading.main_thread():
         return fn()
-    # A KeyboardInterrupt may strike at any bytecode: while the helper starts,
-    # or just after the wait succeeded. So who goes first is settled by the
-    # first entry of `claims` (list.append is atomic): the helper runs fn only
-    # if it claims the call before the caller gives up, and the caller waits
-    # for `outcome`, not for a lock (on some Pythons, 3.11 among them, a
-    # KeyboardInterrupt can even leave Thread.join() wrong about the thread).
     claims: list = []
     outcome: list = []
-    done = threading.Lock()
+    done = _thread.allocate_lock()
     done.acquire()
 
     def run() -> None:
@@ -53,15 +62,18 @@ def call(fn: Callable[[], T], interrupt: Callable[[], None]) -> T:
         claims.append("helper")
         if claims[0] != "helper":
             return
+        me = _thread.get_ident()
+        running.add(me)
         try:
             outcome.append((True, fn()))
         except BaseException as e:  # handed to the caller's thread
             outcome.append((False, e))
         finally:
+            running.discard(me)
             done.release()
 
     try:
-        threading.Thread(target=run, name="phi4-call", daemon=True).start()
+        _thread.start_new_thread(run, ())
         done.acquire()
     except BaseException:
         claims.append("caller")

@@ -761,7 +761,8 @@ class Model:
 
     def chat(self, messages: Iterable[Message], *, tools: Any = None, stream: bool = False,
              thinking: Union[bool, str] = False, default_system: bool = True,
-             **sampling: Any) -> Any:
+             **sampling: Any) -> Union[str, ChatResult, Stream[str],
+                                       Stream[tuple[Channel, str]]]:
         """The assistant's reply to a conversation (see :meth:`chat_format` for
         ``messages``, ``tools`` and ``default_system``).
 
@@ -812,7 +813,7 @@ class Model:
             self._end_turn(ctx)
             self._check(ctx, self._run(ctx, lambda: self._dll.phi_eval(ctx, ids, n_ids)))
 
-    def logits(self, index: Optional[int] = None) -> "array.array[float]":
+    def logits(self, index: Optional[int] = None) -> array.array:
         """A copy of the next-token logits after the last evaluated token (n_vocab floats,
         an ``array('f')``: index it, or wrap it with ``memoryview``/``numpy.frombuffer``).
 

@@ -8,6 +8,7 @@ back to build/ in the source tree:
 """
 import os
 import sys
+from unittest import mock
 
 import pytest
 
@@ -68,6 +69,17 @@ def mini_path(make_test_model):
 def phi4_path(make_test_model):
     """Phi-4 in miniature, with Phi-4's chat template."""
     return make_test_model("phi4-like")
+
+
+@pytest.fixture(scope="session")
+def long_path(tmp_path_factory):
+    """mini-like trained for 4096 tokens: evaluating a full context takes a while (~1 s),
+    long enough to be interrupted on a busy machine."""
+    out = tmp_path_factory.mktemp("long")
+    config = dict(make_model.CONFIGS["mini-like"], context_length=4096)
+    with mock.patch.dict(make_model.CONFIGS, {"mini-like": config}):
+        make_model.make_model("mini-like", "f32", str(out), seed=1)
+    return str(out / "model.gguf")
 
 
 @pytest.fixture(scope="session")

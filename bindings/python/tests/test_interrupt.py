@@ -8,6 +8,7 @@ from contextlib import contextmanager
 import pytest
 
 import phi4
+from phi4 import _interrupt
 
 PROMPT = "The quick brown fox"
 
@@ -50,8 +51,14 @@ def ctrl_c_when(busy):
 
 
 def in_a_library_call():
-    """A call is running on the binding's helper thread (see phi4/_interrupt.py)."""
-    return any(t.name == "phi4-call" for t in threading.enumerate())
+    """A library call is running on the binding's helper thread (phi4/_interrupt.py)."""
+    return bool(_interrupt.running)
+
+
+def in_a_library_call_after(seconds):
+    """The same, once `seconds` have passed: in the middle of a generation, usually."""
+    start = time.monotonic()
+    return lambda: time.monotonic() - start > seconds and in_a_library_call()
 
 
 def reference_text(path, **kwargs):
@@ -59,8 +66,8 @@ def reference_text(path, **kwargs):
         return fresh.generate(PROMPT, **kwargs)
 
 
-def test_ctrl_c_stops_a_long_evaluation(mini_path):
-    with phi4.Model(mini_path, n_threads=1) as model:
+def test_ctrl_c_stops_a_long_evaluation(long_path):
+    with phi4.Model(long_path, n_threads=1) as model:
         tokens = [t % 300 for t in range(model.n_ctx - 4)]
         with ctrl_c_when(in_a_library_call) as state:
             with pytest.raises(KeyboardInterrupt):
@@ -70,25 +77,25 @@ def test_ctrl_c_stops_a_long_evaluation(mini_path):
         # it was stopped inside the library, all or nothing.
         assert model.kv_pos == 0
         assert model.generate(PROMPT, seed=4, max_tokens=12) == reference_text(
-            mini_path, seed=4, max_tokens=12)
+            long_path, seed=4, max_tokens=12)
 
 
-def test_ctrl_c_stops_a_blocking_generation(mini_path, phi4_path):
-    for path in (mini_path, phi4_path):
-        with phi4.Model(path, n_threads=1) as model:
-            with ctrl_c_when(in_a_library_call):
-                with pytest.raises(KeyboardInterrupt):
-                    model.generate(PROMPT, temperature=1.3, max_tokens=0)
-            # Stopped before the context was full (maybe still in the prompt: then the
-            # sequence is empty, as generate() starts a new one).
-            assert model.kv_pos < model.n_ctx
-            assert model.get_option("temperature") == pytest.approx(0.8)  # restored
-            assert model.generate(PROMPT, seed=4, max_tokens=12) == reference_text(
-                path, seed=4, max_tokens=12)
-            with ctrl_c_when(in_a_library_call):
-                with pytest.raises(KeyboardInterrupt):
-                    model.chat([("user", "Hi")], max_tokens=0)
-            assert model.chat([("user", "Hi")], max_tokens=4, temperature=0) is not None
+def test_ctrl_c_stops_a_blocking_generation(long_path):
+    with phi4.Model(long_path, n_threads=1) as model:
+        with ctrl_c_when(in_a_library_call_after(0.1)):
+            with pytest.raises(KeyboardInterrupt):
+                model.generate(PROMPT, temperature=1.3, max_tokens=0)
+        # Stopped before the context was full (maybe still in the prompt: then the
+        # sequence is empty, as generate() starts a new one).
+        assert model.kv_pos < model.n_ctx
+        assert model.get_option("temperature") == pytest.approx(0.8)  # restored
+        assert model.generate(PROMPT, seed=4, max_tokens=12) == reference_text(
+            long_path, seed=4, max_tokens=12)
+        with ctrl_c_when(in_a_library_call_after(0.1)):
+            with pytest.raises(KeyboardInterrupt):
+                model.chat([("user", "Hi")], max_tokens=0)
+        assert model.kv_pos < model.n_ctx
+        assert model.chat([("user", "Hi")], max_tokens=4, temperature=0) is not None
 
 
 def test_ctrl_c_stops_a_stream(phi4_path):

@@ -79,6 +79,13 @@ def test_system_loader_is_last(library_path, tmp_path):
     r = run_python(code, {"LD_LIBRARY_PATH": str(libdir)}, PACKAGE)
     assert r.returncode == 0, r.stderr
     assert r.stdout.split()[0] == "libphi4.so.1"  # found by the dynamic loader's search
+    # A copy inside the package comes before it.
+    package = tmp_path / "pkg"
+    shutil.copytree(os.path.join(PACKAGE, "phi4"), package / "phi4")
+    shutil.copy(library_path, package / "phi4" / "libphi4.so.0.1.0")
+    r = run_python(code, {"LD_LIBRARY_PATH": str(libdir)}, str(package))
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.split()[0] == str(package / "phi4" / "libphi4.so.0.1.0")
 
 
 def test_not_found_says_what_to_do():

@@ -87,9 +87,7 @@ def test_close_and_with(mini_path):
         assert model.generate(PROMPT, max_tokens=3, temperature=0)
     assert model.closed
     # A model dropped without close() is freed by the garbage collector.
-    model = phi4.Model(mini_path)
-    finalizer = model._finalizer
-    del model
+    finalizer = phi4.Model(mini_path)._finalizer
     gc.collect()
     assert not finalizer.alive
 
