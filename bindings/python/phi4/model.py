@@ -748,7 +748,10 @@ class Model:
 
         def step(ctx: int) -> Any:
             rc = self._run(ctx, lambda: self._dll.phi_generate_next(ctx, byref(token)))
-            return _DONE if rc == c.PHI_DONE else (self._check(ctx, rc), token.value)[1]
+            if rc == c.PHI_DONE:
+                return _DONE
+            self._check(ctx, rc)
+            return token.value
 
         return Stream(self, turn, step)
 
