@@ -375,7 +375,9 @@ PHI_API int32_t phi_generate(phi_ctx *ctx, const phi_token *prompt, size_t n,
 
 /* UTF-8 text (len bytes; invalid UTF-8 is encoded byte by byte, as the
  * model's byte-level vocabulary allows) to tokens, two-call convention.
- * Special tokens come only from their text with PHI_TOKENIZE_SPECIAL. */
+ * Control tokens (e.g. "<|im_end|>") come from their text only with
+ * PHI_TOKENIZE_SPECIAL; user-defined ones (Phi-4-mini's tool markers such as
+ * "<|tool_call|>") always do, as in Hugging Face's tokenizers. */
 PHI_API int32_t phi_tokenize(phi_ctx *ctx, const char *text, size_t len, uint32_t flags,
                              phi_token *tokens, size_t cap, size_t *n_out);
 /* Tokens to text, NUL-terminated into text (two-call convention; *n_out
@@ -407,8 +409,9 @@ PHI_API int32_t phi_chat_format(phi_ctx *ctx, const phi_chat_message *messages, 
                                 const char *tools, uint32_t flags, char *out, size_t cap,
                                 size_t *n_out);
 /* The tokens of that text: the format's markers become special tokens, the
- * messages' content never does (text such as "<|im_end|>" in a message stays
- * text). Two-call convention. */
+ * messages' content never becomes a control token (text such as
+ * "<|im_end|>" in a message stays text); user-defined tokens in it are
+ * matched as phi_tokenize does. Two-call convention. */
 PHI_API int32_t phi_chat_tokenize(phi_ctx *ctx, const phi_chat_message *messages, size_t n,
                                   const char *tools, uint32_t flags, phi_token *tokens,
                                   size_t cap, size_t *n_out);

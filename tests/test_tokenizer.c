@@ -176,6 +176,42 @@ static void test_strip(const vocab_file *v, int32_t rstrip_id, int32_t lstrip_id
     phi_tokenizer_free(t);
 }
 
+/* User-defined tokens (GGUF type 4: Hugging Face's non-special added
+ * tokens, such as Phi-4-mini's tool markers) are matched whether or not
+ * special tokens are parsed; control tokens only when they are. */
+static void test_user_defined(const vocab_file *v, int32_t user_id, int32_t control_id)
+{
+    int32_t *types = malloc((size_t)v->desc.n_tokens * sizeof *types);
+    memcpy(types, v->desc.types, (size_t)v->desc.n_tokens * sizeof *types);
+    types[user_id] = PHI_TOKEN_USER_DEFINED;
+    phi_vocab_desc d = v->desc;
+    d.types = types;
+    phi_tokenizer *t;
+    phi_err err = {0};
+    CHECK_EQ(phi_tokenizer_new(&mem, &d, &t, &err), PHI_OK);
+    free(types);
+    if (!t)
+        return;
+    const uint8_t *user, *control;
+    size_t user_len, control_len;
+    phi_tokenizer_piece(t, user_id, &user, &user_len);
+    phi_tokenizer_piece(t, control_id, &control, &control_len);
+    char text[128];
+    int len = snprintf(text, sizeof text, "x%.*s y %.*s", (int)user_len, (const char *)user,
+                       (int)control_len, (const char *)control);
+    for (int special = 0; special < 2; special++) {
+        size_t n;
+        int32_t *ids = encode(t, text, (size_t)len, special, &n);
+        bool has_user = false, has_control = false;
+        for (size_t i = 0; i < n; i++)
+            has_user |= ids[i] == user_id, has_control |= ids[i] == control_id;
+        CHECK(has_user);
+        CHECK(has_control == (special == 1));
+        free(ids);
+    }
+    phi_tokenizer_free(t);
+}
+
 static void test_buffer_too_small(const phi_tokenizer *t)
 {
     const char *text = "Hello, world! How's it going?";
@@ -314,6 +350,7 @@ static void run_vocab(const char *name, const char *vocab_file_name, const char 
         test_allocation_failures(&v);
     else
         test_strip(&v, 200021 /* <|user|> */, 200020 /* <|end|> */);
+    test_user_defined(&v, special_ids[n_specials - 2], special_ids[1]);
     phi_tokenizer_free(t);
     free_vocab(&v);
 }

@@ -17,7 +17,8 @@ struct phi_tokenizer {
     uint8_t *attrs;      /* [n] PHI_TOKEN_ATTR_* */
     int32_t *specials;   /* control and user-defined ids, longest first */
     int32_t n_specials;
-    bool special_first_byte[256];
+    bool special_first_byte[256];  /* a control or user-defined token starts with it */
+    bool user_first_byte[256];     /* a user-defined token starts with it */
 };
 
 static const struct {
@@ -157,6 +158,8 @@ static int collect_specials(phi_tokenizer *t, const phi_vocab_desc *d, phi_err *
         if (is_special_type(d->types[i]) && d->tokens[i].len > 0) {
             t->specials[t->n_specials++] = (int32_t)i;
             t->special_first_byte[(uint8_t)d->tokens[i].ptr[0]] = true;
+            if (d->types[i] == PHI_TOKEN_USER_DEFINED)
+                t->user_first_byte[(uint8_t)d->tokens[i].ptr[0]] = true;
         }
     }
     sort_longest_first(&t->pieces, t->specials, t->n_specials);
@@ -249,13 +252,17 @@ static int encode_chunk(const phi_tokenizer *t, phi_bpe_scratch *scratch, const 
     return PHI_OK;
 }
 
-/* The special token that text[0..len) starts with (the longest), or -1. */
-static int32_t special_at(const phi_tokenizer *t, const uint8_t *text, size_t len)
+/* The special token that text[0..len) starts with (the longest), or -1.
+ * Control tokens count only with `control`; user-defined ones always, as
+ * Hugging Face's tokenizers and llama.cpp match them. */
+static int32_t special_at(const phi_tokenizer *t, const uint8_t *text, size_t len, bool control)
 {
-    if (!t->special_first_byte[text[0]])
+    if (!(control ? t->special_first_byte : t->user_first_byte)[text[0]])
         return -1;
     for (int32_t i = 0; i < t->n_specials; i++) {
         int32_t id = t->specials[i];
+        if (!control && t->types[id] != PHI_TOKEN_USER_DEFINED)
+            continue;
         size_t n = piece_len(&t->pieces, id);
         if (n <= len && memcmp(text, t->pieces.bytes + t->pieces.off[id], n) == 0)
             return id;
@@ -265,7 +272,7 @@ static int32_t special_at(const phi_tokenizer *t, const uint8_t *text, size_t le
 
 int32_t phi_tokenizer_find_special(const phi_tokenizer *t, const char *text, size_t len)
 {
-    int32_t id = len ? special_at(t, (const uint8_t *)text, len) : -1;
+    int32_t id = len ? special_at(t, (const uint8_t *)text, len, true) : -1;
     return id >= 0 && piece_len(&t->pieces, id) == len ? id : -1;
 }
 
@@ -327,7 +334,7 @@ int phi_tokenizer_encode(const phi_tokenizer *t, const char *text, size_t len, b
     int rc = PHI_OK;
     size_t chunk = 0;
     for (size_t pos = 0; pos < len && rc == PHI_OK;) {
-        int32_t special = parse_special ? special_at(t, s + pos, len - pos) : -1;
+        int32_t special = special_at(t, s + pos, len - pos, parse_special);
         if (special < 0) {
             pos++;
             continue;

@@ -66,9 +66,10 @@ int32_t phi_tokenizer_find_special(const phi_tokenizer *t, const char *text, siz
 size_t phi_leading_white_space(const char *s, size_t len);
 size_t phi_trailing_white_space(const char *s, size_t len);
 
-/* Encode any bytes (invalid UTF-8 included: see text/pretok.h). With
- * parse_special, exact matches of control and user-defined tokens are cut
- * out first (leftmost, longest at one position) and become those tokens.
+/* Encode any bytes (invalid UTF-8 included: see text/pretok.h). Exact
+ * matches of user-defined tokens, and with parse_special of control tokens,
+ * are cut out first (leftmost, longest at one position) and become those
+ * tokens (Hugging Face matches its non-special added tokens always too).
  * Two-call convention: if cap is too small, PHI_E_BUFFER_TOO_SMALL with
  * *n_out = the count needed (out then holds the first cap ids). */
 int phi_tokenizer_encode(const phi_tokenizer *t, const char *text, size_t len, bool parse_special,

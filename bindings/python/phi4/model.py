@@ -44,6 +44,7 @@ class ChatResult:
 KERNELS = {"auto": c.PHI_KERNEL_AUTO, "scalar": c.PHI_KERNEL_SCALAR, "avx2": c.PHI_KERNEL_AVX2,
            "avx512": c.PHI_KERNEL_AVX512, "neon": c.PHI_KERNEL_NEON,
            "neon-dotprod": c.PHI_KERNEL_NEON_DOTPROD}
+KV_TYPES = {"f32": c.PHI_KV_F32, "f16": c.PHI_KV_F16}
 CHAT_FORMATS = {"auto": c.PHI_CHAT_FORMAT_AUTO, "phi4": c.PHI_CHAT_FORMAT_PHI4,
                 "phi4-reasoning": c.PHI_CHAT_FORMAT_PHI4_REASONING,
                 "phi4-mini": c.PHI_CHAT_FORMAT_PHI4_MINI,
@@ -66,6 +67,7 @@ OPTIONS: dict[str, _Option] = {
     "logits_all": _Option(c.PHI_OPT_LOGITS_ALL, bool),
     "kernel": _Option(c.PHI_OPT_KERNEL, int, KERNELS),
     "log_level": _Option(c.PHI_OPT_LOG_LEVEL, int),
+    "kv_type": _Option(c.PHI_OPT_KV_TYPE, int, KV_TYPES),
     "seed": _Option(c.PHI_OPT_SEED, int),
     "temperature": _Option(c.PHI_OPT_TEMPERATURE, float),
     "top_k": _Option(c.PHI_OPT_TOP_K, int),
@@ -243,7 +245,8 @@ class Model:
 
     ``Model(path, ...)`` loads a GGUF file. The keyword arguments set the
     load-time options (``n_ctx``: 0 or None = min(trained, 4096); ``n_batch``;
-    ``use_mmap``; ``kernel``: "auto", "scalar", "avx2", "avx512", ...), the
+    ``use_mmap``; ``kernel``: "auto", "scalar", "avx2", "avx512", ...;
+    ``kv_type``: "f16" (default) or "f32"), the
     thread count, the chat format ("auto", "phi4", "phi4-reasoning",
     "phi4-mini", "phi4-mini-reasoning"), and any other option of
     ``OPTIONS`` (e.g. ``temperature=0.2, seed=1``) as the model's defaults.
