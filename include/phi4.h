@@ -404,7 +404,8 @@ PHI_API int32_t phi_token_piece(phi_ctx *ctx, phi_token token, char *buf, size_t
  * has no system message, unless PHI_CHAT_NO_DEFAULT_SYSTEM. Errors:
  * PHI_E_INVALID_ARG (NULL or invalid UTF-8 text, a role the format has no
  * place for), PHI_E_UNSUPPORTED (unknown chat template: set
- * PHI_OPT_CHAT_FORMAT), PHI_E_STATE (no model). */
+ * PHI_OPT_CHAT_FORMAT; for the token calls, also a format whose markers are
+ * not special tokens of the model), PHI_E_STATE (no model). */
 PHI_API int32_t phi_chat_format(phi_ctx *ctx, const phi_chat_message *messages, size_t n,
                                 const char *tools, uint32_t flags, char *out, size_t cap,
                                 size_t *n_out);
@@ -447,6 +448,8 @@ PHI_API int32_t phi_generate_chat(phi_ctx *ctx, const phi_chat_message *messages
 PHI_API int32_t phi_kv_pos(const phi_ctx *ctx);
 /* Keep the first n_pos tokens and drop the rest (n_pos <= phi_kv_pos()). */
 PHI_API int32_t phi_kv_truncate(phi_ctx *ctx, int32_t n_pos);
+/* The sequence's tokens, two-call convention (*n_out = phi_kv_pos()). */
+PHI_API int32_t phi_kv_tokens(phi_ctx *ctx, phi_token *tokens, size_t cap, size_t *n_out);
 /* Empty the sequence and the penalty history. */
 PHI_API int32_t phi_kv_clear(phi_ctx *ctx);
 
@@ -457,7 +460,9 @@ PHI_API int32_t phi_kv_clear(phi_ctx *ctx);
 /* Ask the call running on ctx (in another thread) to stop soon with
  * PHI_E_INTERRUPTED; a generation loop returns at the next token. Safe to
  * call from any thread and from a signal handler. The request is cleared
- * when the next call on ctx starts. */
+ * when the next call on ctx starts, except phi_generate_next and
+ * phi_generate_next_text: a request made between two of those stops the
+ * generation at the next one. */
 PHI_API void phi_interrupt(phi_ctx *ctx);
 
 #ifdef __cplusplus

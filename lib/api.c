@@ -71,6 +71,11 @@ void api_begin_call(phi_ctx *ctx)
     atomic_store_explicit(&ctx->interrupt, 0, memory_order_relaxed);
 }
 
+void api_continue_call(phi_ctx *ctx)
+{
+    phi_err_clear(&ctx->err);
+}
+
 const char *phi_strerror(int32_t status)
 {
     switch (status) {
@@ -818,7 +823,7 @@ int32_t phi_generate_next(phi_ctx *ctx, phi_token *token_out)
 {
     if (!ctx)
         return PHI_E_INVALID_ARG;
-    api_begin_call(ctx);
+    api_continue_call(ctx);
     return api_generate_step(ctx, token_out);
 }
 
@@ -861,6 +866,23 @@ int32_t phi_generate(phi_ctx *ctx, const phi_token *prompt, size_t n, phi_token_
 int32_t phi_kv_pos(const phi_ctx *ctx)
 {
     return ctx ? ctx->n_tokens : 0;
+}
+
+int32_t phi_kv_tokens(phi_ctx *ctx, phi_token *tokens, size_t cap, size_t *n_out)
+{
+    if (!ctx)
+        return PHI_E_INVALID_ARG;
+    api_begin_call(ctx);
+    if (!n_out || (!tokens && cap))
+        return api_fail(ctx, PHI_E_INVALID_ARG, "phi_kv_tokens: NULL tokens or n_out");
+    size_t n = ctx->model ? (size_t)ctx->n_tokens : 0;
+    *n_out = n;
+    if (n > cap)
+        return api_fail(ctx, PHI_E_BUFFER_TOO_SMALL, "the sequence is %zu tokens; the buffer holds %zu",
+                        n, cap);
+    if (n)
+        memcpy(tokens, ctx->tokens, n * sizeof *tokens);
+    return PHI_OK;
 }
 
 void api_truncate(phi_ctx *ctx, int32_t n)

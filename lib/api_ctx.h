@@ -80,8 +80,12 @@ void api_log(phi_ctx *ctx, int32_t level, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 /* Adopt an error a lower layer reported. */
 int32_t api_fail_with(phi_ctx *ctx, const phi_err *e);
-/* Every entry point that takes a ctx starts here. */
+/* Every entry point that takes a ctx starts here: a fresh error slot and a
+ * cleared interrupt request. */
 void api_begin_call(phi_ctx *ctx);
+/* The calls that continue a generation start here instead: an interrupt
+ * requested between two of them still stops the generation. */
+void api_continue_call(phi_ctx *ctx);
 int32_t api_require_model(phi_ctx *ctx);
 /* text[0..n) out, NUL-terminated, two-call convention. */
 int32_t api_copy_out(phi_ctx *ctx, const char *text, size_t n, char *buf, size_t cap,

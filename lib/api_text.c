@@ -182,6 +182,11 @@ static int32_t chat_tokens(phi_ctx *ctx, const phi_chat_message *messages, size_
     int format = chat_format(ctx);
     if (format == PHI_CHAT_FORMAT_AUTO)
         return ctx->err.code;
+    const char *missing = phi_chat_missing_marker(format, t);
+    if (missing)
+        return api_fail(ctx, PHI_E_UNSUPPORTED,
+                        "the chat format needs the special token %s, which this model's vocabulary "
+                        "lacks; choose another with PHI_OPT_CHAT_FORMAT", missing);
     phi_err e = {0};
     int rc = phi_chat_encode(t, &ctx->mem, format, messages, n, tools, flags, tokens, cap, n_out, &e);
     return rc == PHI_OK ? PHI_OK : api_fail_with(ctx, &e);
@@ -333,7 +338,7 @@ int32_t phi_generate_next_text(phi_ctx *ctx, int32_t *channel, const char **text
 {
     if (!ctx)
         return PHI_E_INVALID_ARG;
-    api_begin_call(ctx);
+    api_continue_call(ctx);
     if (!channel || !text || !len)
         return api_fail(ctx, PHI_E_INVALID_ARG, "phi_generate_next_text: NULL output pointer");
     *text = "", *len = 0, *channel = PHI_CHANNEL_ANSWER;

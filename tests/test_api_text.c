@@ -192,6 +192,15 @@ static void test_chat_prompt(phi_ctx *ctx)
     CHECK_EQ(n, n_chat);
     free(whole);
     free(s);
+    /* A format whose markers the vocabulary lacks: text is fine, tokens are not. */
+    int32_t other = format == PHI_CHAT_FORMAT_PHI4 ? PHI_CHAT_FORMAT_PHI4_MINI : PHI_CHAT_FORMAT_PHI4;
+    CHECK_EQ(phi_set_int(ctx, PHI_OPT_CHAT_FORMAT, other), PHI_OK);
+    CHECK_EQ(phi_chat_format(ctx, m, 2, NULL, 0, NULL, 0, &n), PHI_E_BUFFER_TOO_SMALL);
+    CHECK_EQ(phi_chat_tokenize(ctx, m, 2, NULL, 0, chat, 256, &n), PHI_E_UNSUPPORTED);
+    CHECK(strstr(phi_errmsg(ctx), other == PHI_CHAT_FORMAT_PHI4 ? "<|im_start|>" : "<|system|>"));
+    CHECK_EQ(phi_set_int(ctx, PHI_OPT_CHAT_FORMAT, expected_format), PHI_OK);
+    if (expected_format == PHI_CHAT_FORMAT_AUTO)
+        CHECK_EQ(phi_set_int(ctx, PHI_OPT_CHAT_FORMAT, PHI_CHAT_FORMAT_PHI4), PHI_OK);
     /* Tools: only the mini format has a place for them. */
     int32_t rc = phi_chat_format(ctx, m, 2, "[]", 0, NULL, 0, &n);
     CHECK_EQ(rc, format == PHI_CHAT_FORMAT_PHI4 ? PHI_E_UNSUPPORTED : PHI_E_BUFFER_TOO_SMALL);
@@ -258,6 +267,31 @@ static void test_generation(void)
     CHECK_EQ(c.len[PHI_CHANNEL_THINKING], (size_t)0);
     CHECK_EQ(phi_kv_pos(a), phi_kv_pos(b));
     printf("generated %zu tokens: \"%s\"\n", n, want);
+
+    /* The sequence's tokens are the prompt's, then the generated ones. */
+    phi_token seq[256], prompt_tokens[256];
+    size_t n_seq, n_prompt;
+    CHECK_EQ(phi_chat_tokenize(b, turn1, 1, NULL, PHI_CHAT_ADD_ASSISTANT, prompt_tokens, 256,
+                               &n_prompt), PHI_OK);
+    CHECK_EQ(phi_kv_tokens(b, NULL, 0, &n_seq), PHI_E_BUFFER_TOO_SMALL);
+    CHECK_EQ(n_seq, (size_t)phi_kv_pos(b));
+    CHECK_EQ(phi_kv_tokens(b, seq, 256, &n_seq), PHI_OK);
+    CHECK(n_seq >= n_prompt && memcmp(seq, prompt_tokens, n_prompt * sizeof *seq) == 0);
+    CHECK(n_seq == n_prompt + n - 1 || n_seq == n_prompt + n); /* the end token is not evaluated */
+    CHECK(memcmp(seq + n_prompt, toks, (n_seq - n_prompt) * sizeof *seq) == 0);
+
+    /* An interrupt between two pulls stops the generation at the next one. */
+    phi_ctx *q = open_model();
+    greedy(q, 40);
+    CHECK_EQ(phi_generate_begin_chat(q, turn1, 1, NULL, 0), PHI_OK);
+    phi_interrupt(q);
+    int32_t ch;
+    const char *tx;
+    size_t tl;
+    CHECK_EQ(phi_generate_next_text(q, &ch, &tx, &tl), PHI_E_INTERRUPTED);
+    CHECK_EQ(phi_generate_begin_chat(q, turn1, 1, NULL, 0), PHI_OK); /* usable again */
+    CHECK_EQ(phi_generate_next_text(q, &ch, &tx, &tl) >= 0, 1);
+    phi_ctx_free(q);
 
     /* The pull API gives the same text. */
     phi_ctx *p = open_model();

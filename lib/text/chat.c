@@ -66,6 +66,20 @@ static bool has_special(const phi_tokenizer *t, const char *text)
     return phi_tokenizer_find_special(t, text, strlen(text)) >= 0;
 }
 
+const char *phi_chat_missing_marker(int format, const phi_tokenizer *t)
+{
+    static const char *const phi4[] = {"<|im_start|>", "<|im_sep|>", "<|im_end|>", NULL};
+    static const char *const mini[] = {"<|system|>", "<|user|>", "<|assistant|>", "<|end|>", NULL};
+    const char *const *need = format == PHI_CHAT_FORMAT_PHI4_MINI ||
+                                      format == PHI_CHAT_FORMAT_PHI4_MINI_REASONING
+                                  ? mini
+                                  : phi4;
+    for (; *need; need++)
+        if (!has_special(t, *need))
+            return *need;
+    return NULL;
+}
+
 int phi_chat_detect_from_vocab(const phi_tokenizer *t)
 {
     if (has_special(t, "<|im_start|>") && has_special(t, "<|im_sep|>") &&

@@ -23,6 +23,10 @@ int phi_chat_detect(const char *tmpl, size_t len);
  * template; AUTO when they imply none. */
 int phi_chat_detect_from_vocab(const phi_tokenizer *t);
 
+/* The first marker of `format` that is not a special token of t, or NULL
+ * when the vocabulary has them all. */
+const char *phi_chat_missing_marker(int format, const phi_tokenizer *t);
+
 /* Called once per segment, in order; a nonzero return stops the walk and is
  * returned by phi_chat_render. */
 typedef int (*phi_chat_sink)(void *user, const char *text, size_t len, bool markers);

@@ -164,6 +164,7 @@ PROTOTYPES = {
                                          size_p]),
     "phi_kv_pos": (c_int32, [ctx_p]),
     "phi_kv_truncate": (c_int32, [ctx_p, c_int32]),
+    "phi_kv_tokens": (c_int32, [ctx_p, token_p, c_size_t, size_p]),
     "phi_kv_clear": (c_int32, [ctx_p]),
     "phi_interrupt": (None, [ctx_p]),
 }

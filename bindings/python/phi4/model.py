@@ -858,6 +858,12 @@ class Model:
         with self._use() as ctx:
             return self._dll.phi_kv_pos(ctx)
 
+    def kv_tokens(self) -> list[int]:
+        """The tokens of the sequence."""
+        with self._use() as ctx:
+            return self._tokens_out(ctx, lambda buf, cap, n: self._dll.phi_kv_tokens(
+                ctx, buf, cap, n), self._dll.phi_kv_pos(ctx) + 1)
+
     def kv_truncate(self, n: int) -> None:
         """Keep the first n tokens of the sequence. Ends a generation in progress."""
         n = _integer(n, 32, "kv_truncate length")

@@ -117,8 +117,10 @@ def test_reset_false_continues_the_sequence(mini):
     whole = list(mini.generate_tokens(prompt, temperature=0, max_tokens=12))
     mini.generate_tokens(prompt[:2], temperature=0, max_tokens=1).close()
     mini.kv_truncate(2)
+    assert mini.kv_tokens() == prompt[:2]
     tail = list(mini.generate_tokens(prompt[2:], reset=False, temperature=0, max_tokens=12))
     assert tail == whole
+    assert mini.kv_tokens()[:len(prompt)] == prompt and len(mini.kv_tokens()) == mini.kv_pos
     # An empty prompt continues where the sequence ends.
     first = mini.generate(PROMPT, temperature=0, max_tokens=5)
     more = mini.generate([], reset=False, temperature=0, max_tokens=7)
