@@ -1,5 +1,6 @@
 #include "text/tokenizer.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #include "phi4.h"
@@ -122,16 +123,36 @@ static int add_merges(phi_tokenizer *t, const phi_vocab_desc *d, phi_err *err)
     return PHI_OK;
 }
 
-/* Order the specials longest first, so the first match is the longest.
- * Insertion sort: there are few, and it needs no shared state. */
-static void sort_longest_first(const phi_pieces *p, int32_t *ids, int32_t n)
+typedef struct special_key {
+    size_t len;
+    int32_t id;
+} special_key;
+
+/* Longer first; equal lengths in id order, so the first of two identical
+ * spellings wins. */
+static int longer_first(const void *a, const void *b)
 {
-    for (int32_t i = 1; i < n; i++) {
-        int32_t id = ids[i], j = i;
-        for (; j > 0 && piece_len(p, ids[j - 1]) < piece_len(p, id); j--)
-            ids[j] = ids[j - 1];
-        ids[j] = id;
-    }
+    const special_key *x = a, *y = b;
+    if (x->len != y->len)
+        return x->len < y->len ? 1 : -1;
+    return (x->id > y->id) - (x->id < y->id);
+}
+
+/* Order the specials longest first, so the first match is the longest. A
+ * file may declare any number of them, so the sort is O(n log n). */
+static int sort_longest_first(phi_tokenizer *t, phi_err *err)
+{
+    special_key *keys = phi_alloc_array(&t->mem, t->n_specials ? (size_t)t->n_specials : 1,
+                                        sizeof *keys);
+    if (!keys)
+        return phi_err_set(err, PHI_E_NOMEM, "tokenizer: out of memory for special tokens");
+    for (int32_t i = 0; i < t->n_specials; i++)
+        keys[i] = (special_key){piece_len(&t->pieces, t->specials[i]), t->specials[i]};
+    qsort(keys, (size_t)t->n_specials, sizeof *keys, longer_first);
+    for (int32_t i = 0; i < t->n_specials; i++)
+        t->specials[i] = keys[i].id;
+    phi_free(&t->mem, keys);
+    return PHI_OK;
 }
 
 static int collect_specials(phi_tokenizer *t, const phi_vocab_desc *d, phi_err *err)
@@ -162,8 +183,7 @@ static int collect_specials(phi_tokenizer *t, const phi_vocab_desc *d, phi_err *
                 t->user_first_byte[(uint8_t)d->tokens[i].ptr[0]] = true;
         }
     }
-    sort_longest_first(&t->pieces, t->specials, t->n_specials);
-    return PHI_OK;
+    return sort_longest_first(t, err);
 }
 
 int phi_tokenizer_new(const phi_mem *mem, const phi_vocab_desc *d, phi_tokenizer **out, phi_err *err)
