@@ -260,17 +260,7 @@ static int encode_into(encoder *e, const char *s, size_t len, bool special)
     return PHI_OK;
 }
 
-/* The special token that s[0..len) starts (ends) with, or -1. */
-static int32_t leading_special(const phi_tokenizer *t, const char *s, size_t len)
-{
-    for (size_t n = len; n > 0; n--) {
-        int32_t id = phi_tokenizer_find_special(t, s, n);
-        if (id >= 0)
-            return id;
-    }
-    return -1;
-}
-
+/* The special token that s[0..len) ends with, or -1. */
 static int32_t trailing_special(const phi_tokenizer *t, const char *s, size_t len)
 {
     for (size_t n = 1; n <= len; n++) {
@@ -322,7 +312,7 @@ static int encode_segment(void *user, const char *s, size_t len, bool markers)
         e->text_len = need;
         return PHI_OK;
     }
-    int rc = flush_text(e, leading_special(e->t, s, len));
+    int rc = flush_text(e, phi_tokenizer_special_prefix(e->t, s, len));
     if (rc != PHI_OK)
         return rc;
     if (phi_tokenizer_attrs(e->t, e->last_special) & PHI_TOKEN_ATTR_RSTRIP) {

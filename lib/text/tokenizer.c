@@ -290,9 +290,14 @@ static int32_t special_at(const phi_tokenizer *t, const uint8_t *text, size_t le
     return -1;
 }
 
+int32_t phi_tokenizer_special_prefix(const phi_tokenizer *t, const char *text, size_t len)
+{
+    return len ? special_at(t, (const uint8_t *)text, len, true) : -1;
+}
+
 int32_t phi_tokenizer_find_special(const phi_tokenizer *t, const char *text, size_t len)
 {
-    int32_t id = len ? special_at(t, (const uint8_t *)text, len, true) : -1;
+    int32_t id = phi_tokenizer_special_prefix(t, text, len);
     return id >= 0 && piece_len(&t->pieces, id) == len ? id : -1;
 }
 

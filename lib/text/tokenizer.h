@@ -60,6 +60,8 @@ uint8_t phi_tokenizer_attrs(const phi_tokenizer *t, int32_t id);
 /* The id of the special (control or user-defined) token spelled exactly
  * text[0..len), or -1. */
 int32_t phi_tokenizer_find_special(const phi_tokenizer *t, const char *text, size_t len);
+/* The longest special token text[0..len) starts with, or -1. */
+int32_t phi_tokenizer_special_prefix(const phi_tokenizer *t, const char *text, size_t len);
 
 /* Bytes of Unicode White_Space (what lstrip/rstrip strip) at the start and
  * at the end of s[0..len). */
