@@ -110,16 +110,17 @@ static int read_vocab(phi_model *m, phi_err *err)
  * tokens rstrip; GGUF has no field for it, so they are known by their text. */
 static const char *const rstrip_tokens[] = {"<|system|>", "<|user|>", "<|assistant|>", "<|end|>"};
 
-static bool tokenizer_unsupported(phi_model *m, const char *fmt, ...)
+/* Record why the text calls will be unavailable; the load goes on (PHI_OK). */
+static int tokenizer_unsupported(phi_model *m, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
-static bool tokenizer_unsupported(phi_model *m, const char *fmt, ...)
+static int tokenizer_unsupported(phi_model *m, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(m->tokenizer_error, sizeof m->tokenizer_error, fmt, ap);
     va_end(ap);
-    return false;
+    return PHI_OK;
 }
 
 /* Build the tokenizer from tokenizer.ggml.*. A tokenizer this build does
@@ -132,12 +133,12 @@ static int read_tokenizer(phi_model *m, phi_err *err)
     phi_str kind = {0}, pre = {0};
     const phi_meta *merges = NULL;
     if (!phi_meta_str(src, "tokenizer.ggml.model", &kind, err) && !err->code)
-        return tokenizer_unsupported(m, "the file names no tokenizer ('tokenizer.ggml.model')"), PHI_OK;
+        return tokenizer_unsupported(m, "the file names no tokenizer ('tokenizer.ggml.model')");
     if (!err->code && !phi_str_eq(kind, "gpt2"))
         return tokenizer_unsupported(m, "tokenizer '%.*s' is not supported (libphi4 runs byte-level BPE, 'gpt2')",
-                                     (int)(kind.len > 32 ? 32 : kind.len), kind.ptr), PHI_OK;
+                                     (int)(kind.len > 32 ? 32 : kind.len), kind.ptr);
     if (!err->code && !phi_meta_str(src, "tokenizer.ggml.pre", &pre, err) && !err->code)
-        return tokenizer_unsupported(m, "the file names no pre-tokenizer ('tokenizer.ggml.pre')"), PHI_OK;
+        return tokenizer_unsupported(m, "the file names no pre-tokenizer ('tokenizer.ggml.pre')");
     if (!err->code && !phi_meta_array(src, "tokenizer.ggml.merges", &merges, err) && !err->code)
         return phi_err_set(err, PHI_E_FORMAT, "missing 'tokenizer.ggml.merges' for a BPE tokenizer");
     if (err->code)
@@ -165,12 +166,10 @@ static int read_tokenizer(phi_model *m, phi_err *err)
                         (int64_t)merges->count};
     phi_err terr = {0};
     rc = phi_tokenizer_new(&m->mem, &d, &m->tokenizer, &terr);
-    if (rc == PHI_E_UNSUPPORTED) {
-        tokenizer_unsupported(m, "%s", terr.msg);
-        rc = PHI_OK;
-    } else if (rc != PHI_OK) {
+    if (rc == PHI_E_UNSUPPORTED)
+        rc = tokenizer_unsupported(m, "%s", terr.msg);
+    else if (rc != PHI_OK)
         *err = terr;
-    }
 done:
     phi_free(&m->mem, types);
     phi_free(&m->mem, attrs);
