@@ -207,20 +207,20 @@ int32_t phi_chat_tokenize(phi_ctx *ctx, const phi_chat_message *messages, size_t
 static int32_t begin_chat(phi_ctx *ctx, const phi_chat_message *messages, size_t n,
                           const char *tools, uint32_t flags)
 {
-    size_t count;
-    flags |= PHI_CHAT_ADD_ASSISTANT;
-    int32_t rc = chat_tokens(ctx, messages, n, tools, flags, NULL, 0, &count);
-    if (rc != PHI_OK && rc != PHI_E_BUFFER_TOO_SMALL)
-        return rc;
-    phi_err_clear(&ctx->err);
-    if (count > (size_t)ctx->n_ctx)
-        return api_fail(ctx, PHI_E_CONTEXT_FULL,
-                        "the conversation is %zu tokens; the context holds %d", count,
-                        (int)ctx->n_ctx);
-    phi_token *tokens = phi_alloc_array(&ctx->mem, count, sizeof *tokens);
+    if (api_require_model(ctx) != PHI_OK)
+        return ctx->err.code;
+    /* A conversation longer than the context is refused anyway, so a buffer
+     * of n_ctx tokens takes it in one pass. */
+    size_t cap = (size_t)ctx->n_ctx, count;
+    phi_token *tokens = phi_alloc_array(&ctx->mem, cap, sizeof *tokens);
     if (!tokens)
-        return api_fail(ctx, PHI_E_NOMEM, "out of memory for %zu prompt tokens", count);
-    rc = chat_tokens(ctx, messages, n, tools, flags, tokens, count, &count);
+        return api_fail(ctx, PHI_E_NOMEM, "out of memory for %zu prompt tokens", cap);
+    int32_t rc = chat_tokens(ctx, messages, n, tools, flags | PHI_CHAT_ADD_ASSISTANT, tokens, cap,
+                             &count);
+    if (rc == PHI_E_BUFFER_TOO_SMALL)
+        rc = api_fail(ctx, PHI_E_CONTEXT_FULL,
+                      "the conversation is %zu tokens; the context holds %d", count,
+                      (int)ctx->n_ctx);
     if (rc == PHI_OK) {
         /* Keep what the sequence shares with the conversation. */
         size_t same = 0;
