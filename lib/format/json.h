@@ -17,7 +17,7 @@
 
 #include "core/err.h"
 #include "core/mem.h"
-#include "format/source.h"
+#include "core/str.h"
 
 #define PHI_JSON_MAX_DEPTH 512
 

@@ -18,12 +18,6 @@ void phi_source_free(phi_source *src)
     phi_free(&mem, src);
 }
 
-bool phi_str_eq(phi_str a, const char *b)
-{
-    size_t n = strlen(b);
-    return a.len == n && memcmp(a.ptr, b, n) == 0;
-}
-
 const phi_meta *phi_source_meta(const phi_source *src, const char *key)
 {
     for (size_t i = 0; i < src->n_meta; i++)

@@ -15,13 +15,8 @@
 
 #include "core/err.h"
 #include "core/mem.h"
+#include "core/str.h"
 #include "format/mapfile.h"
-
-/* Bytes that are not NUL-terminated (they point into the file). */
-typedef struct phi_str {
-    const char *ptr;
-    uint64_t len;
-} phi_str;
 
 /* Metadata value types: GGUF's codes. */
 enum phi_meta_type {
@@ -96,8 +91,6 @@ bool phi_meta_str(const phi_source *src, const char *key, phi_str *out, phi_err 
 bool phi_meta_array(const phi_source *src, const char *key, const phi_meta **out, phi_err *err);
 int64_t phi_meta_elem_int(const phi_meta *arr, uint64_t i);
 double phi_meta_elem_float(const phi_meta *arr, uint64_t i);
-
-bool phi_str_eq(phi_str a, const char *b);
 
 /* An n-byte little-endian unsigned integer at p (formats are little-endian
  * whatever the host is). */
