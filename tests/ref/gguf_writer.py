@@ -246,15 +246,19 @@ class GGUFWriter:
     def add_tensor(self, name, x, ttype):
         """x: numpy array in row-major order ([rows, cols] for a matrix)."""
         x = np.asarray(x)
+        data = encode(ttype, x)
+        assert len(data) == nbytes(ttype, x.shape)
+        self.add_raw_tensor(name, x.shape, ttype, data)
+
+    def add_raw_tensor(self, name, shape, ttype, data):
+        """A tensor given as its bytes, of any type code (for types with no encoder)."""
         if len(name.encode()) >= 64:
             raise ValueError(f"tensor name too long: {name}")
         if any(t[0] == name for t in self.tensors):
             raise ValueError(f"duplicate tensor {name}")
-        if not 1 <= x.ndim <= 4:
+        if not 1 <= len(shape) <= 4:
             raise ValueError("tensors have 1..4 dims")
-        data = encode(ttype, x)
-        assert len(data) == nbytes(ttype, x.shape)
-        self.tensors.append((name, tuple(reversed(x.shape)), ttype, data))
+        self.tensors.append((name, tuple(reversed(shape)), ttype, bytes(data)))
 
     def to_bytes(self):
         out = bytearray()

@@ -302,9 +302,13 @@ def tensor_type(name, x, ttype, hparams):
     return gw.TYPE_NAMES[fitting_type(ttype, x.shape[-1])]
 
 
-def make_model(config, ttype, out_dir, seed=0):
+def make_model(config, ttype, out_dir, seed=0, raw=None):
     """Write out_dir/model.gguf and out_dir/weights.npz; return (weights, hparams, tokenizer)
-    where weights are the decoded (what-a-reader-sees) float64 values."""
+    where weights are the decoded (what-a-reader-sees) float64 values.
+
+    raw: {tensor name: (type code, elements per block, bytes per block)} stores those
+    tensors as random bytes of that type instead (types the library must refuse; the
+    reference weights then keep the float values)."""
     if config not in CONFIGS:
         raise ValueError(f"unknown config {config!r}; choose from {sorted(CONFIGS)}")
     check_type(config, ttype)
@@ -355,6 +359,12 @@ def make_model(config, ttype, out_dir, seed=0):
 
     weights = {}
     for name, x in master.items():
+        if raw and name in raw:
+            code, block, block_bytes = raw[name]
+            data = rng.integers(0, 256, x.size // block * block_bytes, dtype=np.uint8)
+            w.add_raw_tensor(name, x.shape, code, data.tobytes())
+            weights[name] = x
+            continue
         t = tensor_type(name, x, ttype, hp)
         w.add_tensor(name, x, t)
         weights[name] = gw.roundtrip(t, x)      # exactly what the file holds
