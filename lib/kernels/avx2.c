@@ -6,10 +6,12 @@
 #include <immintrin.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <string.h>
 
 #include "kernels/fp16.h"
 #include "kernels/kernels.h"
 #include "kernels/quant_blocks.h"
+#include "kernels/x86_shared.h"
 #include "phi4.h"
 
 /* Sum of the 8 lanes. */
@@ -96,34 +98,38 @@ static inline __m128i hsum4_epi32(const __m256i g[4])
  * order-independent amax, one IEEE multiply per element, the same clamp and
  * roundf; F16C rounds to nearest even, as phi_f32_to_fp16 does; the sums
  * are exact integers. */
-static void quantize_q8_0(const float *x, void *out, int64_t n)
+/* Q8_0, and Q8_1 (with_sum) which adds s = d·Σq after d; with_sum is a
+ * constant at each call site. */
+static inline void quantize_blocks32(const float *x, void *out, int64_t n, bool with_sum)
 {
-    phi_block_q8_0 *b = out;
-    __m256i sums[2];
-    for (int64_t i = 0; i < n / PHI_QK32; i++, x += PHI_QK32) {
+    const size_t bytes = with_sum ? sizeof(phi_block_q8_1) : sizeof(phi_block_q8_0);
+    const size_t qs = with_sum ? offsetof(phi_block_q8_1, qs) : offsetof(phi_block_q8_0, qs);
+    uint8_t *b = out;
+    __m256i sums[4] = {_mm256_setzero_si256(), _mm256_setzero_si256(), _mm256_setzero_si256(),
+                       _mm256_setzero_si256()};
+    for (int64_t i = 0; i < n / PHI_QK32; i++, x += PHI_QK32, b += bytes) {
         bool has_nan;
         float amax = amax_of(x, PHI_QK32, &has_nan), inv;
         float d = phi_q8_scale(amax, has_nan, &inv);
-        b[i].d = _cvtss_sh(d, _MM_FROUND_TO_NEAREST_INT);
-        quantize32(x, _mm256_set1_ps(inv), b[i].qs, sums);
+        quantize32(x, _mm256_set1_ps(inv), (int8_t *)(b + qs), sums);
+        uint16_t h[2] = {_cvtss_sh(d, _MM_FROUND_TO_NEAREST_INT), 0};
+        if (with_sum) {
+            __m128i s4 = hsum4_epi32(sums);
+            int sum = _mm_cvtsi128_si32(s4) + _mm_extract_epi32(s4, 1);
+            h[1] = _cvtss_sh(d * (float)sum, _MM_FROUND_TO_NEAREST_INT);
+        }
+        memcpy(b, h, with_sum ? 4 : 2);
     }
+}
+
+static void quantize_q8_0(const float *x, void *out, int64_t n)
+{
+    quantize_blocks32(x, out, n, false);
 }
 
 static void quantize_q8_1(const float *x, void *out, int64_t n)
 {
-    phi_block_q8_1 *b = out;
-    __m256i sums[4];
-    for (int64_t i = 0; i < n / PHI_QK32; i++, x += PHI_QK32) {
-        bool has_nan;
-        float amax = amax_of(x, PHI_QK32, &has_nan), inv;
-        float d = phi_q8_scale(amax, has_nan, &inv);
-        quantize32(x, _mm256_set1_ps(inv), b[i].qs, sums);
-        sums[2] = sums[3] = _mm256_setzero_si256();
-        __m128i s4 = hsum4_epi32(sums);
-        int sum = _mm_cvtsi128_si32(s4) + _mm_extract_epi32(s4, 1);
-        b[i].d = _cvtss_sh(d, _MM_FROUND_TO_NEAREST_INT);
-        b[i].s = _cvtss_sh(d * (float)sum, _MM_FROUND_TO_NEAREST_INT);
-    }
+    quantize_blocks32(x, out, n, true);
 }
 
 static void quantize_q8_k(const float *x, void *out, int64_t n)
@@ -232,14 +238,6 @@ static inline __m256i dot_u8x32(__m256i u, __m256i a, int offset)
     return _mm256_madd_epi16(p16, _mm256_set1_epi16(1));
 }
 
-/* The 32 nibbles of 16 bytes in element order: low nibbles (elements 0..15)
- * in the low lane, high nibbles (16..31) in the high lane. */
-static inline __m256i nibbles32(const uint8_t *qs)
-{
-    __m128i q = _mm_loadu_si128((const __m128i *)qs);
-    return _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(q, 4), q), _mm256_set1_epi8(0x0f));
-}
-
 /* Byte j = 0x10 where bit j of the Q5 block's qh is set: bit 4 of element j. */
 static inline __m256i q5_high_bits(const uint8_t qh[4])
 {
@@ -256,22 +254,6 @@ static inline __m256i iq4nl_table(void)
 }
 
 /* ---- blocks of 32 (scalar.c: dot_blocks32) ---------------------------- */
-
-static inline bool has_offset(uint32_t type)
-{
-    return type == PHI_DT_Q4_1 || type == PHI_DT_Q5_1;
-}
-
-static inline size_t block32_bytes(uint32_t type)
-{
-    switch (type) {
-    case PHI_DT_Q8_0: return sizeof(phi_block_q8_0);
-    case PHI_DT_Q4_1: return sizeof(phi_block_q4_1);
-    case PHI_DT_Q5_0: return sizeof(phi_block_q5_0);
-    case PHI_DT_Q5_1: return sizeof(phi_block_q5_1);
-    default: return sizeof(phi_block_q4_0);
-    }
-}
 
 /* One weight block against its 32 activations: exact partial sums. */
 static inline __m256i dot_block32(uint32_t type, const uint8_t *x, __m256i a)
@@ -300,7 +282,7 @@ static inline __m256i dot_block32(uint32_t type, const uint8_t *x, __m256i a)
 static inline __m256 add_block32(uint32_t type, const uint8_t *x, const uint8_t *y, __m256 acc,
                                  __m128 *offsets)
 {
-    const bool offset = has_offset(type);
+    const bool offset = phi_block32_has_offset(type);
     const size_t a_qs = offset ? offsetof(phi_block_q8_1, qs) : offsetof(phi_block_q8_0, qs);
     __m256i p = dot_block32(type, x, _mm256_loadu_si256((const __m256i *)(y + a_qs)));
     __m256 scale;
@@ -322,8 +304,8 @@ static inline __m256 add_block32(uint32_t type, const uint8_t *x, const uint8_t 
 static inline __attribute__((always_inline)) float dot_blocks32(int64_t n, const void *w,
                                                                 const void *a, uint32_t type)
 {
-    const size_t w_bytes = block32_bytes(type);
-    const size_t a_bytes = has_offset(type) ? sizeof(phi_block_q8_1) : sizeof(phi_block_q8_0);
+    const size_t w_bytes = phi_block32_bytes(type);
+    const size_t a_bytes = phi_block32_has_offset(type) ? sizeof(phi_block_q8_1) : sizeof(phi_block_q8_0);
     const uint8_t *x = w, *y = a;
     int64_t nb = n / PHI_QK32, i = 0;
     __m256 s0 = _mm256_setzero_ps(), s1 = s0;
@@ -335,20 +317,15 @@ static inline __attribute__((always_inline)) float dot_blocks32(int64_t n, const
     if (i < nb)
         s0 = add_block32(type, x, y, s0, &offsets);
     float sum = hsum_ps(_mm256_add_ps(s0, s1));
-    return has_offset(type) ? sum + _mm_cvtss_f32(_mm_movehdup_ps(offsets)) : sum;
+    return phi_block32_has_offset(type) ? sum + _mm_cvtss_f32(_mm_movehdup_ps(offsets)) : sum;
 }
 
-#define BLOCKS32(name, type)                                                   \
+#define BLOCKS32(T, name)                                                      \
     static float vec_dot_##name(int64_t n, const void *w, const void *a)       \
     {                                                                          \
-        return dot_blocks32(n, w, a, type);                                    \
+        return dot_blocks32(n, w, a, PHI_DT_##T);                              \
     }
-BLOCKS32(q8_0, PHI_DT_Q8_0)
-BLOCKS32(q4_0, PHI_DT_Q4_0)
-BLOCKS32(q4_1, PHI_DT_Q4_1)
-BLOCKS32(q5_0, PHI_DT_Q5_0)
-BLOCKS32(q5_1, PHI_DT_Q5_1)
-BLOCKS32(iq4_nl, PHI_DT_IQ4_NL)
+PHI_BLOCK32_TYPES(BLOCKS32)
 #undef BLOCKS32
 
 /* ---- super-blocks of 256 against Q8_K (scalar.c: dot_superblocks) -----
@@ -397,17 +374,14 @@ static inline __attribute__((always_inline)) float dot_q23_k(int64_t n, const vo
         __m256i scales, hmask = _mm256_setzero_si256();
         __m256i isum = _mm256_setzero_si256();
         if (q3) {
-            int8_t sc[16];
-            phi_unpack_q3k_scales(x3->scales, sc);
-            scales = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)sc));
+            scales = q3k_scales(x3);
             hmask = _mm256_loadu_si256((const __m256i *)x3->hmask);
             /* q = u - 4: Σ sc·(Σ u·a - 4·bsum) */
             isum = _mm256_slli_epi32(_mm256_madd_epi16(scales, bsums), 2);
             isum = _mm256_sub_epi32(_mm256_setzero_si256(), isum);
         } else {
-            __m128i b = _mm_loadu_si128((const __m128i *)x2->scales);
-            scales = _mm256_cvtepu8_epi16(_mm_and_si128(b, _mm_set1_epi8(0x0f)));
-            __m256i mins = _mm256_cvtepu8_epi16(_mm_and_si128(_mm_srli_epi16(b, 4), _mm_set1_epi8(0x0f)));
+            __m256i mins;
+            q2k_scales_mins(x2, &scales, &mins);
             __m256i msum = _mm256_madd_epi16(mins, bsums);
             acc = _mm256_fmadd_ps(_mm256_set1_ps(-y->d * fp16_to_f32(x2->dmin)),
                                   _mm256_cvtepi32_ps(msum), acc);
@@ -455,13 +429,8 @@ static inline __attribute__((always_inline)) float dot_q45_k(int64_t n, const vo
         const phi_block_q4_k *x4 = (const phi_block_q4_k *)w + i;
         const phi_block_q5_k *x5 = (const phi_block_q5_k *)w + i;
         const uint8_t *qs = q5 ? x5->qs : x4->qs;
-        uint8_t sm[16]; /* 8 scales, then 8 mins */
-        phi_unpack_q4k_scales(q5 ? x5->scales : x4->scales, sm, sm + 8);
-        __m256i scm = _mm256_cvtepu8_epi16(_mm_loadu_si128((const __m128i *)sm));
-
-        __m256i bsums = _mm256_loadu_si256((const __m256i *)y->bsums);
-        __m128i pair = _mm_hadd_epi16(_mm256_castsi256_si128(bsums), _mm256_extracti128_si256(bsums, 1));
-        __m128i msum = _mm_madd_epi16(_mm256_extracti128_si256(scm, 1), pair);
+        __m256i scm = q4k_scales_mins(q5 ? (const void *)x5 : (const void *)x4);
+        __m128i msum = q4k_min_sums(scm, y->bsums);
         float dmin = fp16_to_f32(q5 ? x5->dmin : x4->dmin);
         acc_min = _mm_fmadd_ps(_mm_set1_ps(y->d * dmin), _mm_cvtepi32_ps(msum), acc_min);
 
@@ -549,10 +518,7 @@ static float vec_dot_iq4_xs(int64_t n, const void *w, const void *a)
     const __m256i table = iq4nl_table();
     __m256 acc = _mm256_setzero_ps();
     for (int64_t i = 0; i < n / PHI_QK_K; i++, x++, y++) {
-        int16_t ls[8];
-        for (int ib = 0; ib < 8; ib++)
-            ls[ib] = (int16_t)phi_iq4xs_scale(x, ib);
-        __m256i sc = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)ls));
+        __m256i sc = _mm256_broadcastsi128_si256(iq4xs_scales(x));
         __m256i isum = _mm256_setzero_si256();
 #pragma GCC unroll 8
         for (int ib = 0; ib < 8; ib++) {
@@ -603,18 +569,10 @@ void phi_kernels_init_avx2(phi_kernels *k)
     k->vec_dot[PHI_DT_F32] = vec_dot_f32;
     k->vec_dot[PHI_DT_F16] = vec_dot_f16;
     k->vec_dot[PHI_DT_BF16] = vec_dot_bf16;
-    k->vec_dot[PHI_DT_Q8_0] = vec_dot_q8_0;
-    k->vec_dot[PHI_DT_Q4_0] = vec_dot_q4_0;
-    k->vec_dot[PHI_DT_Q4_1] = vec_dot_q4_1;
-    k->vec_dot[PHI_DT_Q5_0] = vec_dot_q5_0;
-    k->vec_dot[PHI_DT_Q5_1] = vec_dot_q5_1;
-    k->vec_dot[PHI_DT_IQ4_NL] = vec_dot_iq4_nl;
-    k->vec_dot[PHI_DT_Q2_K] = vec_dot_q2_k;
-    k->vec_dot[PHI_DT_Q3_K] = vec_dot_q3_k;
-    k->vec_dot[PHI_DT_Q4_K] = vec_dot_q4_k;
-    k->vec_dot[PHI_DT_Q5_K] = vec_dot_q5_k;
-    k->vec_dot[PHI_DT_Q6_K] = vec_dot_q6_k;
-    k->vec_dot[PHI_DT_IQ4_XS] = vec_dot_iq4_xs;
+#define SET_DOT(T, name) k->vec_dot[PHI_DT_##T] = vec_dot_##name;
+    PHI_BLOCK32_TYPES(SET_DOT)
+    PHI_SUPERBLOCK_TYPES(SET_DOT)
+#undef SET_DOT
 
     k->dot_f32 = dot_f32;
     k->axpy_f32 = axpy_f32;

@@ -5,10 +5,12 @@
 #include <immintrin.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <string.h>
 
 #include "kernels/fp16.h"
 #include "kernels/kernels.h"
 #include "kernels/quant_blocks.h"
+#include "kernels/x86_shared.h"
 #include "phi4.h"
 
 /* Lanes [0, n) of a 16-lane vector, for the tails: masked loads and stores
@@ -133,29 +135,6 @@ static inline __m512i iq4nl_lookup(__m512i idx, __m512i *a)
 
 /* ---- blocks of 32 (scalar.c: dot_blocks32), two per 512-bit vector ---- */
 
-static inline bool has_offset(uint32_t type)
-{
-    return type == PHI_DT_Q4_1 || type == PHI_DT_Q5_1;
-}
-
-static inline size_t block32_bytes(uint32_t type)
-{
-    switch (type) {
-    case PHI_DT_Q8_0: return sizeof(phi_block_q8_0);
-    case PHI_DT_Q4_1: return sizeof(phi_block_q4_1);
-    case PHI_DT_Q5_0: return sizeof(phi_block_q5_0);
-    case PHI_DT_Q5_1: return sizeof(phi_block_q5_1);
-    default: return sizeof(phi_block_q4_0);
-    }
-}
-
-/* The 32 nibbles of 16 bytes in element order (low nibbles, then high). */
-static inline __m256i nibbles32(const uint8_t *qs)
-{
-    __m128i q = _mm_loadu_si128((const __m128i *)qs);
-    return _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(q, 4), q), _mm256_set1_epi8(0x0f));
-}
-
 /* A block's 32 weights in element order: Q8_0 signed, IQ4_NL codebook
  * indices, the others unsigned (Q5's fifth bit from qh, a 32-bit mask). */
 static inline __m256i unpack_block32(uint32_t type, const uint8_t *x)
@@ -194,7 +173,7 @@ static inline __m512i dot_pair32(uint32_t type, __m512i w, __m512i a)
  * *offsets, whose lane 1 gathers Σ m·s. */
 static inline float block_scale(uint32_t type, const uint8_t *x, const uint8_t *y, __m128 *offsets)
 {
-    if (!has_offset(type))
+    if (!phi_block32_has_offset(type))
         return _cvtsh_ss(phi_load_u16(x)) * _cvtsh_ss(phi_load_u16(y));
     __m128 ds = _mm_mul_ps(_mm_cvtph_ps(_mm_cvtsi32_si128((int)phi_load_u32(x))),
                            _mm_cvtph_ps(_mm_cvtsi32_si128((int)phi_load_u32(y))));
@@ -209,9 +188,9 @@ static inline float block_scale(uint32_t type, const uint8_t *x, const uint8_t *
 static inline __attribute__((always_inline)) float dot_blocks32(int64_t n, const void *w,
                                                                 const void *a, uint32_t type)
 {
-    const size_t w_bytes = block32_bytes(type);
-    const size_t a_bytes = has_offset(type) ? sizeof(phi_block_q8_1) : sizeof(phi_block_q8_0);
-    const size_t a_qs = has_offset(type) ? offsetof(phi_block_q8_1, qs) : offsetof(phi_block_q8_0, qs);
+    const size_t w_bytes = phi_block32_bytes(type);
+    const size_t a_bytes = phi_block32_has_offset(type) ? sizeof(phi_block_q8_1) : sizeof(phi_block_q8_0);
+    const size_t a_qs = phi_block32_has_offset(type) ? offsetof(phi_block_q8_1, qs) : offsetof(phi_block_q8_0, qs);
     const uint8_t *x = w, *y = a;
     int64_t nb = n / PHI_QK32;
     __m512 s0 = _mm512_setzero_ps(), s1 = s0;
@@ -234,20 +213,15 @@ static inline __attribute__((always_inline)) float dot_blocks32(int64_t n, const
             s0 = _mm512_fmadd_ps(scale, _mm512_cvtepi32_ps(p), s0);
     }
     float sum = _mm512_reduce_add_ps(_mm512_add_ps(s0, s1));
-    return has_offset(type) ? sum + _mm_cvtss_f32(_mm_movehdup_ps(offsets)) : sum;
+    return phi_block32_has_offset(type) ? sum + _mm_cvtss_f32(_mm_movehdup_ps(offsets)) : sum;
 }
 
-#define BLOCKS32(name, type)                                                   \
+#define BLOCKS32(T, name)                                                      \
     static float vec_dot_##name(int64_t n, const void *w, const void *a)       \
     {                                                                          \
-        return dot_blocks32(n, w, a, type);                                    \
+        return dot_blocks32(n, w, a, PHI_DT_##T);                              \
     }
-BLOCKS32(q8_0, PHI_DT_Q8_0)
-BLOCKS32(q4_0, PHI_DT_Q4_0)
-BLOCKS32(q4_1, PHI_DT_Q4_1)
-BLOCKS32(q5_0, PHI_DT_Q5_0)
-BLOCKS32(q5_1, PHI_DT_Q5_1)
-BLOCKS32(iq4_nl, PHI_DT_IQ4_NL)
+PHI_BLOCK32_TYPES(BLOCKS32)
 #undef BLOCKS32
 
 /* ---- super-blocks of 256 against Q8_K (scalar.c: dot_superblocks) -----
@@ -301,7 +275,7 @@ static inline __attribute__((always_inline)) float dot_q23_k(int64_t n, const vo
     const __m512i shift01 = join256(_mm256_set1_epi16(0), _mm256_set1_epi16(2));
     const __m512i shift23 = join256(_mm256_set1_epi16(4), _mm256_set1_epi16(6));
     __m512 acc = _mm512_setzero_ps();
-    float min_sum = 0.0f;
+    __m256 acc_min = _mm256_setzero_ps();
     for (int64_t i = 0; i < n / PHI_QK_K; i++, y++) {
         const phi_block_q2_k *x2 = (const phi_block_q2_k *)w + i;
         const phi_block_q3_k *x3 = (const phi_block_q3_k *)w + i;
@@ -309,20 +283,18 @@ static inline __attribute__((always_inline)) float dot_q23_k(int64_t n, const vo
         __m256i sc16;
         __m512i isum = _mm512_setzero_si512(), hmask = _mm512_setzero_si512();
         if (q3) {
-            int8_t sc[16];
-            phi_unpack_q3k_scales(x3->scales, sc);
-            sc16 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)sc));
+            sc16 = q3k_scales(x3);
             hmask = broadcast256(x3->hmask);
             /* q = u - 4: Σ sc·(Σ u·a - 4·bsum) */
             __m256i off = _mm256_slli_epi32(_mm256_madd_epi16(sc16, bsums), 2);
             isum = _mm512_castsi256_si512(_mm256_sub_epi32(_mm256_setzero_si256(), off));
             isum = _mm512_zextsi256_si512(_mm512_castsi512_si256(isum));
         } else {
-            __m128i b = _mm_loadu_si128((const __m128i *)x2->scales);
-            sc16 = _mm256_cvtepu8_epi16(_mm_and_si128(b, _mm_set1_epi8(0x0f)));
-            __m256i mins = _mm256_cvtepu8_epi16(_mm_and_si128(_mm_srli_epi16(b, 4), _mm_set1_epi8(0x0f)));
+            __m256i mins;
+            q2k_scales_mins(x2, &sc16, &mins);
             __m256i msum = _mm256_madd_epi16(mins, bsums);
-            min_sum += y->d * _cvtsh_ss(x2->dmin) * (float)_mm512_reduce_add_epi32(_mm512_zextsi256_si512(msum));
+            acc_min = _mm256_fmadd_ps(_mm256_set1_ps(y->d * _cvtsh_ss(x2->dmin)),
+                                      _mm256_cvtepi32_ps(msum), acc_min);
         }
         __m512i scales = _mm512_castsi256_si512(sc16);
         const uint8_t *qs = q3 ? x3->qs : x2->qs;
@@ -342,7 +314,7 @@ static inline __attribute__((always_inline)) float dot_q23_k(int64_t n, const vo
         }
         acc = add_superblock(acc, y->d * _cvtsh_ss(q3 ? x3->d : x2->d), isum);
     }
-    return _mm512_reduce_add_ps(acc) - min_sum;
+    return _mm512_reduce_add_ps(_mm512_sub_ps(acc, _mm512_castps256_ps512(acc_min)));
 }
 
 static float vec_dot_q2_k(int64_t n, const void *w, const void *a)
@@ -368,13 +340,8 @@ static inline __attribute__((always_inline)) float dot_q45_k(int64_t n, const vo
         const phi_block_q4_k *x4 = (const phi_block_q4_k *)w + i;
         const phi_block_q5_k *x5 = (const phi_block_q5_k *)w + i;
         const uint8_t *qs = q5 ? x5->qs : x4->qs;
-        uint8_t sm[16]; /* 8 scales, then 8 mins */
-        phi_unpack_q4k_scales(q5 ? x5->scales : x4->scales, sm, sm + 8);
-        __m256i scm = _mm256_cvtepu8_epi16(_mm_loadu_si128((const __m128i *)sm));
-
-        __m256i bsums = _mm256_loadu_si256((const __m256i *)y->bsums);
-        __m128i pair = _mm_hadd_epi16(_mm256_castsi256_si128(bsums), _mm256_extracti128_si256(bsums, 1));
-        __m128i msum = _mm_madd_epi16(_mm256_extracti128_si256(scm, 1), pair);
+        __m256i scm = q4k_scales_mins(q5 ? (const void *)x5 : (const void *)x4);
+        __m128i msum = q4k_min_sums(scm, y->bsums);
         float dmin = _cvtsh_ss(q5 ? x5->dmin : x4->dmin);
         acc_min = _mm_fmadd_ps(_mm_set1_ps(y->d * dmin), _mm_cvtepi32_ps(msum), acc_min);
 
@@ -460,10 +427,7 @@ static float vec_dot_iq4_xs(int64_t n, const void *w, const void *a)
     const __m512i second = _mm512_set_epi64(15, 14, 7, 6, 13, 12, 5, 4);
     __m512 acc = _mm512_setzero_ps();
     for (int64_t i = 0; i < n / PHI_QK_K; i++, x++, y++) {
-        int16_t ls[16] = {0};
-        for (int ib = 0; ib < 8; ib++)
-            ls[ib] = (int16_t)phi_iq4xs_scale(x, ib);
-        __m512i scales = _mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *)ls));
+        __m512i scales = _mm512_castsi128_si512(iq4xs_scales(x));
         __m512i isum = _mm512_setzero_si512();
 #pragma GCC unroll 2
         for (int half = 0; half < 2; half++) {
@@ -532,31 +496,33 @@ static inline void quantize_run(const float *x, int n, float inv, int8_t *q, int
     }
 }
 
-static void quantize_q8_0(const float *x, void *out, int64_t n)
+/* Q8_0, and Q8_1 (with_sum) which adds s = d·Σq after d; with_sum is a
+ * constant at each call site. */
+static inline void quantize_blocks32(const float *x, void *out, int64_t n, bool with_sum)
 {
-    phi_block_q8_0 *b = out;
+    const size_t bytes = with_sum ? sizeof(phi_block_q8_1) : sizeof(phi_block_q8_0);
+    const size_t qs = with_sum ? offsetof(phi_block_q8_1, qs) : offsetof(phi_block_q8_0, qs);
+    uint8_t *b = out;
     int32_t sums[2];
-    for (int64_t i = 0; i < n / PHI_QK32; i++, x += PHI_QK32) {
+    for (int64_t i = 0; i < n / PHI_QK32; i++, x += PHI_QK32, b += bytes) {
         bool has_nan;
         float amax = amax_of(x, PHI_QK32, &has_nan), inv;
         float d = phi_q8_scale(amax, has_nan, &inv);
-        b[i].d = _cvtss_sh(d, _MM_FROUND_TO_NEAREST_INT);
-        quantize_run(x, PHI_QK32, inv, b[i].qs, sums);
+        quantize_run(x, PHI_QK32, inv, (int8_t *)(b + qs), sums);
+        uint16_t h[2] = {_cvtss_sh(d, _MM_FROUND_TO_NEAREST_INT),
+                         _cvtss_sh(d * (float)(sums[0] + sums[1]), _MM_FROUND_TO_NEAREST_INT)};
+        memcpy(b, h, with_sum ? 4 : 2);
     }
+}
+
+static void quantize_q8_0(const float *x, void *out, int64_t n)
+{
+    quantize_blocks32(x, out, n, false);
 }
 
 static void quantize_q8_1(const float *x, void *out, int64_t n)
 {
-    phi_block_q8_1 *b = out;
-    int32_t sums[2];
-    for (int64_t i = 0; i < n / PHI_QK32; i++, x += PHI_QK32) {
-        bool has_nan;
-        float amax = amax_of(x, PHI_QK32, &has_nan), inv;
-        float d = phi_q8_scale(amax, has_nan, &inv);
-        quantize_run(x, PHI_QK32, inv, b[i].qs, sums);
-        b[i].d = _cvtss_sh(d, _MM_FROUND_TO_NEAREST_INT);
-        b[i].s = _cvtss_sh(d * (float)(sums[0] + sums[1]), _MM_FROUND_TO_NEAREST_INT);
-    }
+    quantize_blocks32(x, out, n, true);
 }
 
 static void quantize_q8_k(const float *x, void *out, int64_t n)
@@ -617,18 +583,10 @@ void phi_kernels_init_avx512(phi_kernels *k)
     k->vec_dot[PHI_DT_F32] = vec_dot_f32;
     k->vec_dot[PHI_DT_F16] = vec_dot_f16;
     k->vec_dot[PHI_DT_BF16] = vec_dot_bf16;
-    k->vec_dot[PHI_DT_Q8_0] = vec_dot_q8_0;
-    k->vec_dot[PHI_DT_Q4_0] = vec_dot_q4_0;
-    k->vec_dot[PHI_DT_Q4_1] = vec_dot_q4_1;
-    k->vec_dot[PHI_DT_Q5_0] = vec_dot_q5_0;
-    k->vec_dot[PHI_DT_Q5_1] = vec_dot_q5_1;
-    k->vec_dot[PHI_DT_IQ4_NL] = vec_dot_iq4_nl;
-    k->vec_dot[PHI_DT_Q2_K] = vec_dot_q2_k;
-    k->vec_dot[PHI_DT_Q3_K] = vec_dot_q3_k;
-    k->vec_dot[PHI_DT_Q4_K] = vec_dot_q4_k;
-    k->vec_dot[PHI_DT_Q5_K] = vec_dot_q5_k;
-    k->vec_dot[PHI_DT_Q6_K] = vec_dot_q6_k;
-    k->vec_dot[PHI_DT_IQ4_XS] = vec_dot_iq4_xs;
+#define SET_DOT(T, name) k->vec_dot[PHI_DT_##T] = vec_dot_##name;
+    PHI_BLOCK32_TYPES(SET_DOT)
+    PHI_SUPERBLOCK_TYPES(SET_DOT)
+#undef SET_DOT
 
     k->dot_f32 = dot_f32;
     k->axpy_f32 = axpy_f32;

@@ -7,8 +7,11 @@
 #include <assert.h>
 #include <math.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <string.h>
+
+#include "core/dtype.h"
 
 #define PHI_QK32 32   /* elements of a Q4_0 .. Q8_1, IQ4_NL block */
 #define PHI_QK_K 256  /* elements of a K-quant / IQ4_XS / Q8_K super-block */
@@ -122,6 +125,31 @@ typedef struct {
     uint8_t qs[PHI_QK_K / 2];    /* x = d*(scale-32)*phi_iq4nl_values[nibble] */
 } phi_block_iq4_xs;
 static_assert(sizeof(phi_block_iq4_xs) == 136, "IQ4_XS block is 136 bytes");
+
+/* The block types of the kernel tables as X(TYPE, name) lists, for the
+ * per-type wrappers and the table entries of every level. */
+#define PHI_BLOCK32_TYPES(X) \
+    X(Q8_0, q8_0) X(Q4_0, q4_0) X(Q4_1, q4_1) X(Q5_0, q5_0) X(Q5_1, q5_1) X(IQ4_NL, iq4_nl)
+#define PHI_SUPERBLOCK_TYPES(X) \
+    X(Q2_K, q2_k) X(Q3_K, q3_k) X(Q4_K, q4_k) X(Q5_K, q5_k) X(Q6_K, q6_k) X(IQ4_XS, iq4_xs)
+
+/* Of the blocks of 32, Q4_1 and Q5_1 carry an offset m after d (and pair
+ * with Q8_1 activations); every one starts with its fp16 scale d. */
+static inline bool phi_block32_has_offset(uint32_t type)
+{
+    return type == PHI_DT_Q4_1 || type == PHI_DT_Q5_1;
+}
+
+static inline size_t phi_block32_bytes(uint32_t type)
+{
+    switch (type) {
+    case PHI_DT_Q8_0: return sizeof(phi_block_q8_0);
+    case PHI_DT_Q4_1: return sizeof(phi_block_q4_1);
+    case PHI_DT_Q5_0: return sizeof(phi_block_q5_0);
+    case PHI_DT_Q5_1: return sizeof(phi_block_q5_1);
+    default: return sizeof(phi_block_q4_0); /* Q4_0, IQ4_NL */
+    }
+}
 
 /* The non-linear 4-bit codebook of IQ4_NL and IQ4_XS. */
 static const int8_t phi_iq4nl_values[16] = {-127, -104, -83, -65, -49, -35, -22, -10,

@@ -131,22 +131,6 @@ static inline int q5_value(const uint8_t *qs, const uint8_t qh[4], int j)
  * fp16 offset m (x = d*q + m), the others have x = d*q with q below. type is
  * a constant at each call site, so each instance is a plain loop. */
 
-static inline bool has_offset(uint32_t type)
-{
-    return type == PHI_DT_Q4_1 || type == PHI_DT_Q5_1;
-}
-
-static inline size_t block32_bytes(uint32_t type)
-{
-    switch (type) {
-    case PHI_DT_Q8_0: return sizeof(phi_block_q8_0);
-    case PHI_DT_Q4_1: return sizeof(phi_block_q4_1);
-    case PHI_DT_Q5_0: return sizeof(phi_block_q5_0);
-    case PHI_DT_Q5_1: return sizeof(phi_block_q5_1);
-    default: return sizeof(phi_block_q4_0); /* Q4_0, IQ4_NL */
-    }
-}
-
 /* The integer q of element j of one block. */
 static inline int value32(uint32_t type, const void *block, int j)
 {
@@ -166,8 +150,8 @@ static inline int value32(uint32_t type, const void *block, int j)
  * offset go against Q8_1, whose s = d_a·Σ a adds m·s. */
 static inline float dot_blocks32(int64_t n, const void *w, const void *a, uint32_t type)
 {
-    const bool offset = has_offset(type);
-    const size_t w_bytes = block32_bytes(type);
+    const bool offset = phi_block32_has_offset(type);
+    const size_t w_bytes = phi_block32_bytes(type);
     const size_t a_bytes = offset ? sizeof(phi_block_q8_1) : sizeof(phi_block_q8_0);
     const size_t a_qs = offset ? offsetof(phi_block_q8_1, qs) : offsetof(phi_block_q8_0, qs);
     float sum = 0.0f;
@@ -189,31 +173,26 @@ static inline float dot_blocks32(int64_t n, const void *w, const void *a, uint32
  * most this is the correctly rounded value of the exact formula. */
 static inline void dequant_blocks32(const void *src, float *dst, int64_t n, uint32_t type)
 {
-    const size_t bytes = block32_bytes(type);
+    const size_t bytes = phi_block32_bytes(type);
     for (int64_t i = 0; i < n / PHI_QK32; i++, dst += PHI_QK32) {
         const uint8_t *x = (const uint8_t *)src + i * bytes;
         float d = phi_fp16_to_f32(phi_load_u16(x));
-        float m = has_offset(type) ? phi_fp16_to_f32(phi_load_u16(x + 2)) : 0.0f;
+        float m = phi_block32_has_offset(type) ? phi_fp16_to_f32(phi_load_u16(x + 2)) : 0.0f;
         for (int j = 0; j < PHI_QK32; j++)
-            dst[j] = has_offset(type) ? d * value32(type, x, j) + m : d * value32(type, x, j);
+            dst[j] = phi_block32_has_offset(type) ? d * value32(type, x, j) + m : d * value32(type, x, j);
     }
 }
 
-#define BLOCKS32(name, type)                                                   \
+#define BLOCKS32(T, name)                                                      \
     static float vec_dot_##name(int64_t n, const void *w, const void *a)       \
     {                                                                          \
-        return dot_blocks32(n, w, a, type);                                    \
+        return dot_blocks32(n, w, a, PHI_DT_##T);                              \
     }                                                                          \
     static void dequant_##name(const void *src, float *dst, int64_t n)         \
     {                                                                          \
-        dequant_blocks32(src, dst, n, type);                                   \
+        dequant_blocks32(src, dst, n, PHI_DT_##T);                             \
     }
-BLOCKS32(q8_0, PHI_DT_Q8_0)
-BLOCKS32(q4_0, PHI_DT_Q4_0)
-BLOCKS32(q4_1, PHI_DT_Q4_1)
-BLOCKS32(q5_0, PHI_DT_Q5_0)
-BLOCKS32(q5_1, PHI_DT_Q5_1)
-BLOCKS32(iq4_nl, PHI_DT_IQ4_NL)
+PHI_BLOCK32_TYPES(BLOCKS32)
 #undef BLOCKS32
 
 /* ---- super-blocks of 256: K-quants and IQ4_XS against Q8_K ------------ */
@@ -352,21 +331,16 @@ static inline void dequant_superblocks(const void *src, float *dst, int64_t n, u
     }
 }
 
-#define SUPERBLOCKS(name, type)                                                \
+#define SUPERBLOCKS(T, name)                                                   \
     static float vec_dot_##name(int64_t n, const void *w, const void *a)       \
     {                                                                          \
-        return dot_superblocks(n, w, a, type);                                 \
+        return dot_superblocks(n, w, a, PHI_DT_##T);                           \
     }                                                                          \
     static void dequant_##name(const void *src, float *dst, int64_t n)         \
     {                                                                          \
-        dequant_superblocks(src, dst, n, type);                                \
+        dequant_superblocks(src, dst, n, PHI_DT_##T);                          \
     }
-SUPERBLOCKS(q2_k, PHI_DT_Q2_K)
-SUPERBLOCKS(q3_k, PHI_DT_Q3_K)
-SUPERBLOCKS(q4_k, PHI_DT_Q4_K)
-SUPERBLOCKS(q5_k, PHI_DT_Q5_K)
-SUPERBLOCKS(q6_k, PHI_DT_Q6_K)
-SUPERBLOCKS(iq4_xs, PHI_DT_IQ4_XS)
+PHI_SUPERBLOCK_TYPES(SUPERBLOCKS)
 #undef SUPERBLOCKS
 
 /* ---- rows to float --------------------------------------------------- */
@@ -420,34 +394,18 @@ void phi_kernels_init_scalar(phi_kernels *k)
     k->vec_dot[PHI_DT_F32] = vec_dot_f32;
     k->vec_dot[PHI_DT_F16] = vec_dot_f16;
     k->vec_dot[PHI_DT_BF16] = vec_dot_bf16;
-    k->vec_dot[PHI_DT_Q8_0] = vec_dot_q8_0;
-    k->vec_dot[PHI_DT_Q4_0] = vec_dot_q4_0;
-    k->vec_dot[PHI_DT_Q4_1] = vec_dot_q4_1;
-    k->vec_dot[PHI_DT_Q5_0] = vec_dot_q5_0;
-    k->vec_dot[PHI_DT_Q5_1] = vec_dot_q5_1;
-    k->vec_dot[PHI_DT_IQ4_NL] = vec_dot_iq4_nl;
-    k->vec_dot[PHI_DT_Q2_K] = vec_dot_q2_k;
-    k->vec_dot[PHI_DT_Q3_K] = vec_dot_q3_k;
-    k->vec_dot[PHI_DT_Q4_K] = vec_dot_q4_k;
-    k->vec_dot[PHI_DT_Q5_K] = vec_dot_q5_k;
-    k->vec_dot[PHI_DT_Q6_K] = vec_dot_q6_k;
-    k->vec_dot[PHI_DT_IQ4_XS] = vec_dot_iq4_xs;
+#define SET_DOT(T, name) k->vec_dot[PHI_DT_##T] = vec_dot_##name;
+    PHI_BLOCK32_TYPES(SET_DOT)
+    PHI_SUPERBLOCK_TYPES(SET_DOT)
+#undef SET_DOT
 
     k->dequant[PHI_DT_F32] = dequant_f32;
     k->dequant[PHI_DT_F16] = dequant_f16;
     k->dequant[PHI_DT_BF16] = dequant_bf16;
-    k->dequant[PHI_DT_Q8_0] = dequant_q8_0;
-    k->dequant[PHI_DT_Q4_0] = dequant_q4_0;
-    k->dequant[PHI_DT_Q4_1] = dequant_q4_1;
-    k->dequant[PHI_DT_Q5_0] = dequant_q5_0;
-    k->dequant[PHI_DT_Q5_1] = dequant_q5_1;
-    k->dequant[PHI_DT_IQ4_NL] = dequant_iq4_nl;
-    k->dequant[PHI_DT_Q2_K] = dequant_q2_k;
-    k->dequant[PHI_DT_Q3_K] = dequant_q3_k;
-    k->dequant[PHI_DT_Q4_K] = dequant_q4_k;
-    k->dequant[PHI_DT_Q5_K] = dequant_q5_k;
-    k->dequant[PHI_DT_Q6_K] = dequant_q6_k;
-    k->dequant[PHI_DT_IQ4_XS] = dequant_iq4_xs;
+#define SET_DEQUANT(T, name) k->dequant[PHI_DT_##T] = dequant_##name;
+    PHI_BLOCK32_TYPES(SET_DEQUANT)
+    PHI_SUPERBLOCK_TYPES(SET_DEQUANT)
+#undef SET_DEQUANT
 
     k->dot_f32 = dot_f32;
     k->axpy_f32 = axpy_f32;

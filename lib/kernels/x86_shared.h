@@ -1,0 +1,81 @@
+/* Helpers the AVX2 and AVX-512 kernel files share: both are compiled with at
+ * least -mavx2 -mfma -mf16c, and nothing else includes this. Per block, not
+ * per element: unpacking nibbles and the packed sub-scales of the K-quants
+ * straight into vectors (going through memory would stall on the store
+ * forwarding of the narrow stores). */
+#ifndef PHI_KERNELS_X86_SHARED_H
+#define PHI_KERNELS_X86_SHARED_H
+
+#include <immintrin.h>
+
+#include "kernels/quant_blocks.h"
+
+/* The 32 nibbles of 16 bytes in element order: low nibbles (elements 0..15)
+ * in the low lane, high nibbles (16..31) in the high lane. */
+static inline __m256i nibbles32(const uint8_t *qs)
+{
+    __m128i q = _mm_loadu_si128((const __m128i *)qs);
+    return _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(q, 4), q), _mm256_set1_epi8(0x0f));
+}
+
+/* Q4_K / Q5_K (phi_unpack_q4k_scales in vector form): the 8 scales then the
+ * 8 mins as int16, from the block's first 16 bytes (d, dmin, scales[12]). */
+static inline __m256i q4k_scales_mins(const void *block)
+{
+    __m128i v = _mm_loadu_si128((const __m128i *)block);    /* [d|dmin, w0, w1, w2] */
+    __m128i a = _mm_shuffle_epi32(v, _MM_SHUFFLE(3, 2, 3, 1)); /* [w0, w2, w1, w2] */
+    __m128i b = _mm_shuffle_epi32(v, _MM_SHUFFLE(2, 2, 1, 1)); /* [w0, w0, w1, w1] */
+    __m128i low = _mm_and_si128(_mm_srlv_epi32(a, _mm_setr_epi32(0, 0, 0, 4)),
+                                _mm_setr_epi32(0x3f3f3f3f, 0x0f0f0f0f, 0x3f3f3f3f, 0x0f0f0f0f));
+    __m128i high = _mm_and_si128(_mm_srli_epi32(b, 2), _mm_setr_epi32(0, 0x30303030, 0, 0x30303030));
+    return _mm256_cvtepu8_epi16(_mm_or_si128(low, high));
+}
+
+/* Q4_K / Q5_K mins: Σ_s m_s·(bsums[2s] + bsums[2s+1]) as 4 int32 lanes. */
+static inline __m128i q4k_min_sums(__m256i scales_mins, const int16_t *bsums)
+{
+    __m256i b = _mm256_loadu_si256((const __m256i *)bsums);
+    __m128i pair = _mm_hadd_epi16(_mm256_castsi256_si128(b), _mm256_extracti128_si256(b, 1));
+    return _mm_madd_epi16(_mm256_extracti128_si256(scales_mins, 1), pair);
+}
+
+/* Q3_K (phi_unpack_q3k_scales in vector form): the 16 scales minus 32 as
+ * int16. The 16 bytes at offset 94 end with the block's d, so the load stays
+ * inside the block; the scales are bytes 2..13 of it. */
+static inline __m256i q3k_scales(const phi_block_q3_k *x)
+{
+    __m128i v = _mm_srli_si128(_mm_loadu_si128((const __m128i *)((const uint8_t *)x + 94)), 2);
+    __m128i w01 = _mm_shuffle_epi32(v, _MM_SHUFFLE(1, 0, 1, 0)); /* [w0, w1, w0, w1] */
+    __m128i w2 = _mm_shuffle_epi32(v, _MM_SHUFFLE(2, 2, 2, 2));
+    __m128i low = _mm_and_si128(_mm_srlv_epi32(w01, _mm_setr_epi32(0, 0, 4, 4)),
+                                _mm_set1_epi8(0x0f));
+    __m128i high = _mm_srlv_epi32(_mm_sllv_epi32(w2, _mm_setr_epi32(4, 2, 0, 0)),
+                                  _mm_setr_epi32(0, 0, 0, 2));
+    __m128i s = _mm_or_si128(low, _mm_and_si128(high, _mm_set1_epi8(0x30)));
+    return _mm256_cvtepi8_epi16(_mm_sub_epi8(s, _mm_set1_epi8(32)));
+}
+
+/* Q2_K: the 16 scales (low nibbles) and mins (high nibbles) as int16. */
+static inline void q2k_scales_mins(const phi_block_q2_k *x, __m256i *scales, __m256i *mins)
+{
+    __m128i b = _mm_loadu_si128((const __m128i *)x->scales);
+    *scales = _mm256_cvtepu8_epi16(_mm_and_si128(b, _mm_set1_epi8(0x0f)));
+    *mins = _mm256_cvtepu8_epi16(_mm_and_si128(_mm_srli_epi16(b, 4), _mm_set1_epi8(0x0f)));
+}
+
+/* IQ4_XS (phi_iq4xs_scale in vector form): the 8 sub-block scales minus 32
+ * as int16. */
+static inline __m128i iq4xs_scales(const phi_block_iq4_xs *x)
+{
+    __m128i l = _mm_cvtsi32_si128((int)phi_load_u32(x->scales_l));
+    __m128i low = _mm_unpacklo_epi8(_mm_and_si128(l, _mm_set1_epi8(0x0f)),
+                                    _mm_and_si128(_mm_srli_epi16(l, 4), _mm_set1_epi8(0x0f)));
+    __m128i h = _mm_set1_epi32(x->scales_h), three = _mm_set1_epi32(3);
+    __m128i h03 = _mm_and_si128(_mm_srlv_epi32(h, _mm_setr_epi32(0, 2, 4, 6)), three);
+    __m128i h47 = _mm_and_si128(_mm_srlv_epi32(h, _mm_setr_epi32(8, 10, 12, 14)), three);
+    __m128i high = _mm_packs_epi32(h03, h47);
+    return _mm_sub_epi16(_mm_or_si128(_mm_cvtepu8_epi16(low), _mm_slli_epi16(high, 4)),
+                         _mm_set1_epi16(32));
+}
+
+#endif
