@@ -406,16 +406,6 @@ static inline __attribute__((always_inline)) float dot_q23_k(int64_t n, const vo
     return hsum_ps(acc);
 }
 
-static float vec_dot_q2_k(int64_t n, const void *w, const void *a)
-{
-    return dot_q23_k(n, w, a, false);
-}
-
-static float vec_dot_q3_k(int64_t n, const void *w, const void *a)
-{
-    return dot_q23_k(n, w, a, true);
-}
-
 /* Q4_K and Q5_K: per 64-element chunk c one 32-byte load of qs gives the
  * low nibbles (sub-block 2c) and high nibbles (2c + 1); Q5_K ORs in bit 2c /
  * 2c+1 of qh as bit 4. The mins: Σ_s m_s·(bsums[2s] + bsums[2s+1]). */
@@ -426,46 +416,28 @@ static inline __attribute__((always_inline)) float dot_q45_k(int64_t n, const vo
     __m256 acc = _mm256_setzero_ps();
     __m128 acc_min = _mm_setzero_ps();
     for (int64_t i = 0; i < n / PHI_QK_K; i++, y++) {
-        const phi_block_q4_k *x4 = (const phi_block_q4_k *)w + i;
-        const phi_block_q5_k *x5 = (const phi_block_q5_k *)w + i;
-        const uint8_t *qs = q5 ? x5->qs : x4->qs;
-        __m256i scm = q4k_scales_mins(q5 ? (const void *)x5 : (const void *)x4);
-        __m128i msum = q4k_min_sums(scm, y->bsums);
-        float dmin = fp16_to_f32(q5 ? x5->dmin : x4->dmin);
-        acc_min = _mm_fmadd_ps(_mm_set1_ps(y->d * dmin), _mm_cvtepi32_ps(msum), acc_min);
-
-        __m256i sc = _mm256_permute2x128_si256(scm, scm, 0x00);
-        __m256i qh = q5 ? _mm256_loadu_si256((const __m256i *)x5->qh) : _mm256_setzero_si256();
+        q45k_block b = q45k_at(w, i, y, q5, &acc_min);
+        __m256i qh = q5 ? _mm256_loadu_si256((const __m256i *)b.qh) : _mm256_setzero_si256();
         __m256i isum = _mm256_setzero_si256();
 #pragma GCC unroll 4
         for (int c = 0; c < 4; c++) {
-            __m256i q = _mm256_loadu_si256((const __m256i *)(qs + 32 * c));
+            __m256i q = _mm256_loadu_si256((const __m256i *)(b.qs + 32 * c));
             __m256i lo = _mm256_and_si256(q, low4);
             __m256i hi = _mm256_and_si256(_mm256_srli_epi16(q, 4), low4);
             if (q5) {
                 lo = _mm256_or_si256(lo, move_bit(qh, 2 * c, 4));
                 hi = _mm256_or_si256(hi, move_bit(qh, 2 * c + 1, 4));
             }
-            isum = _mm256_add_epi32(isum, scaled_dot(lo, y->qs + 64 * c, sc, pick16(2 * c, 2 * c)));
-            isum = _mm256_add_epi32(isum, scaled_dot(hi, y->qs + 64 * c + 32, sc,
+            isum = _mm256_add_epi32(isum, scaled_dot(lo, y->qs + 64 * c, b.scales, pick16(2 * c, 2 * c)));
+            isum = _mm256_add_epi32(isum, scaled_dot(hi, y->qs + 64 * c + 32, b.scales,
                                                      pick16(2 * c + 1, 2 * c + 1)));
         }
-        float d = fp16_to_f32(q5 ? x5->d : x4->d);
-        acc = _mm256_fmadd_ps(_mm256_set1_ps(y->d * d), _mm256_cvtepi32_ps(isum), acc);
+        acc = _mm256_fmadd_ps(_mm256_set1_ps(y->d * b.d), _mm256_cvtepi32_ps(isum), acc);
     }
-    __m128 m = _mm_add_ps(acc_min, _mm_movehl_ps(acc_min, acc_min));
-    return hsum_ps(acc) - _mm_cvtss_f32(_mm_add_ss(m, _mm_movehdup_ps(m)));
+    return hsum_ps(acc) - hsum128_ps(acc_min);
 }
 
-static float vec_dot_q4_k(int64_t n, const void *w, const void *a)
-{
-    return dot_q45_k(n, w, a, false);
-}
-
-static float vec_dot_q5_k(int64_t n, const void *w, const void *a)
-{
-    return dot_q45_k(n, w, a, true);
-}
+PHI_X86_K_ENTRIES
 
 /* Q6_K: per half, ql's two 32-byte rows give the low nibbles of groups
  * 0, 1 (low nibbles) and 2, 3 (high nibbles); qh's 2-bit fields, bits 4-5.

@@ -317,16 +317,6 @@ static inline __attribute__((always_inline)) float dot_q23_k(int64_t n, const vo
     return _mm512_reduce_add_ps(_mm512_sub_ps(acc, _mm512_castps256_ps512(acc_min)));
 }
 
-static float vec_dot_q2_k(int64_t n, const void *w, const void *a)
-{
-    return dot_q23_k(n, w, a, false);
-}
-
-static float vec_dot_q3_k(int64_t n, const void *w, const void *a)
-{
-    return dot_q23_k(n, w, a, true);
-}
-
 /* Q4_K and Q5_K: 64 bytes of qs (chunks c, c+1) split into nibbles and
  * regrouped so each vector is one chunk in element order (sub-blocks 2c,
  * 2c+1); Q5_K adds bit 2c / 2c+1 of qh as 16. */
@@ -337,20 +327,13 @@ static inline __attribute__((always_inline)) float dot_q45_k(int64_t n, const vo
     __m512 acc = _mm512_setzero_ps();
     __m128 acc_min = _mm_setzero_ps();
     for (int64_t i = 0; i < n / PHI_QK_K; i++, y++) {
-        const phi_block_q4_k *x4 = (const phi_block_q4_k *)w + i;
-        const phi_block_q5_k *x5 = (const phi_block_q5_k *)w + i;
-        const uint8_t *qs = q5 ? x5->qs : x4->qs;
-        __m256i scm = q4k_scales_mins(q5 ? (const void *)x5 : (const void *)x4);
-        __m128i msum = q4k_min_sums(scm, y->bsums);
-        float dmin = _cvtsh_ss(q5 ? x5->dmin : x4->dmin);
-        acc_min = _mm_fmadd_ps(_mm_set1_ps(y->d * dmin), _mm_cvtepi32_ps(msum), acc_min);
-
-        __m512i scales = _mm512_castsi256_si512(scm);
-        __m512i qh = q5 ? broadcast256(x5->qh) : _mm512_setzero_si512();
+        q45k_block b = q45k_at(w, i, y, q5, &acc_min);
+        __m512i scales = _mm512_castsi256_si512(b.scales);
+        __m512i qh = q5 ? broadcast256(b.qh) : _mm512_setzero_si512();
         __m512i isum = _mm512_setzero_si512();
 #pragma GCC unroll 2
         for (int c = 0; c < 4; c += 2) {
-            __m512i q = _mm512_loadu_si512(qs + 32 * c);
+            __m512i q = _mm512_loadu_si512(b.qs + 32 * c);
             __m512i lo = _mm512_and_si512(q, low4);
             __m512i hi = _mm512_and_si512(_mm512_srli_epi16(q, 4), low4);
             __m512i u0 = _mm512_shuffle_i64x2(lo, hi, _MM_SHUFFLE(1, 0, 1, 0));
@@ -364,21 +347,12 @@ static inline __attribute__((always_inline)) float dot_q45_k(int64_t n, const vo
             isum = scaled_dot(isum, u0, y->qs + 64 * c, step_scales(scales, 2 * c, 16));
             isum = scaled_dot(isum, u1, y->qs + 64 * c + 64, step_scales(scales, 2 * c + 2, 16));
         }
-        acc = add_superblock(acc, y->d * _cvtsh_ss(q5 ? x5->d : x4->d), isum);
+        acc = add_superblock(acc, y->d * b.d, isum);
     }
-    __m128 m = _mm_add_ps(acc_min, _mm_movehl_ps(acc_min, acc_min));
-    return _mm512_reduce_add_ps(acc) - _mm_cvtss_f32(_mm_add_ss(m, _mm_movehdup_ps(m)));
+    return _mm512_reduce_add_ps(acc) - hsum128_ps(acc_min);
 }
 
-static float vec_dot_q4_k(int64_t n, const void *w, const void *a)
-{
-    return dot_q45_k(n, w, a, false);
-}
-
-static float vec_dot_q5_k(int64_t n, const void *w, const void *a)
-{
-    return dot_q45_k(n, w, a, true);
-}
+PHI_X86_K_ENTRIES
 
 /* Q6_K: per half, the 64 bytes of ql give groups 0-1 (low nibbles) and 2-3
  * (high nibbles) in element order; qh's 2-bit fields (bits 0-1 / 2-3 for

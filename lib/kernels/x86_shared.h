@@ -39,6 +39,49 @@ static inline __m128i q4k_min_sums(__m256i scales_mins, const int16_t *bsums)
     return _mm_madd_epi16(_mm256_extracti128_si256(scales_mins, 1), pair);
 }
 
+/* Super-block i of a Q4_K (q5 false) or Q5_K row: its quants, the 8 scales
+ * as int16 in both lanes, and the min term d_a·dmin·Σ_s m_s·A_s added to
+ * *acc_min (4 lanes). */
+typedef struct {
+    const uint8_t *qs, *qh; /* qh: NULL for Q4_K */
+    __m256i scales;
+    float d;
+} q45k_block;
+
+static inline q45k_block q45k_at(const void *w, int64_t i, const phi_block_q8_k *y, bool q5,
+                                 __m128 *acc_min)
+{
+    const phi_block_q4_k *x4 = (const phi_block_q4_k *)w + i;
+    const phi_block_q5_k *x5 = (const phi_block_q5_k *)w + i;
+    __m256i scm = q4k_scales_mins(q5 ? (const void *)x5 : (const void *)x4);
+    float dmin = _cvtsh_ss(q5 ? x5->dmin : x4->dmin);
+    *acc_min = _mm_fmadd_ps(_mm_set1_ps(y->d * dmin), _mm_cvtepi32_ps(q4k_min_sums(scm, y->bsums)),
+                            *acc_min);
+    return (q45k_block){.qs = q5 ? x5->qs : x4->qs, .qh = q5 ? x5->qh : NULL,
+                        .scales = _mm256_permute2x128_si256(scm, scm, 0x00),
+                        .d = _cvtsh_ss(q5 ? x5->d : x4->d)};
+}
+
+/* Sum of the 4 lanes. */
+static inline float hsum128_ps(__m128 v)
+{
+    v = _mm_add_ps(v, _mm_movehl_ps(v, v));
+    return _mm_cvtss_f32(_mm_add_ss(v, _mm_movehdup_ps(v)));
+}
+
+/* The per-type entry points of the K-quant dots of either level, over its
+ * dot_q23_k and dot_q45_k. */
+#define PHI_X86_K_ENTRY(name, dot, flag)                                       \
+    static float vec_dot_##name(int64_t n, const void *w, const void *a)       \
+    {                                                                          \
+        return dot(n, w, a, flag);                                             \
+    }
+#define PHI_X86_K_ENTRIES                                                      \
+    PHI_X86_K_ENTRY(q2_k, dot_q23_k, false)                                    \
+    PHI_X86_K_ENTRY(q3_k, dot_q23_k, true)                                     \
+    PHI_X86_K_ENTRY(q4_k, dot_q45_k, false)                                    \
+    PHI_X86_K_ENTRY(q5_k, dot_q45_k, true)
+
 /* Q3_K (phi_unpack_q3k_scales in vector form): the 16 scales minus 32 as
  * int16. The 16 bytes at offset 94 end with the block's d, so the load stays
  * inside the block; the scales are bytes 2..13 of it. */
