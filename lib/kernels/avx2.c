@@ -276,25 +276,31 @@ static inline __m256i dot_block32(uint32_t type, const uint8_t *x, __m256i a)
     }
 }
 
-/* acc + one block's 8 exact partial sums times d_w·d_a; the offset types
- * (against Q8_1) also add [d_w·d_a, m_w·s_a] to *offsets, whose lane 1
- * gathers Σ m·s. */
-static inline __m256 add_block32(uint32_t type, const uint8_t *x, const uint8_t *y, __m256 acc,
-                                 __m128 *offsets)
+/* Blocks x and x + w_bytes (the second only when `second`; nothing of it
+ * is read otherwise) against their activations, into acc[0] and acc[1]: each
+ * block's 8 exact partial sums times its d_w·d_a. The scales of both blocks
+ * are converted at once; the offset types gather Σ m·s in lanes 1 and 3 of
+ * *offsets. */
+static inline void add_pair32(uint32_t type, const uint8_t *x, const uint8_t *y, bool second,
+                              __m256 acc[2], __m128 *offsets)
 {
     const bool offset = phi_block32_has_offset(type);
+    const size_t w_bytes = phi_block32_bytes(type);
+    const size_t a_bytes = offset ? sizeof(phi_block_q8_1) : sizeof(phi_block_q8_0);
     const size_t a_qs = offset ? offsetof(phi_block_q8_1, qs) : offsetof(phi_block_q8_0, qs);
-    __m256i p = dot_block32(type, x, _mm256_loadu_si256((const __m256i *)(y + a_qs)));
-    __m256 scale;
-    if (offset) {
-        __m128 ds = _mm_mul_ps(_mm_cvtph_ps(_mm_cvtsi32_si128((int)phi_load_u32(x))),
-                               _mm_cvtph_ps(_mm_cvtsi32_si128((int)phi_load_u32(y))));
+    __m128 ds = _mm_mul_ps(halves_pair(x, w_bytes, second, offset),
+                           halves_pair(y, a_bytes, second, offset));
+    if (offset)
         *offsets = _mm_add_ps(*offsets, ds);
-        scale = _mm256_broadcastss_ps(ds);
-    } else {
-        scale = _mm256_set1_ps(fp16_to_f32(phi_load_u16(x)) * fp16_to_f32(phi_load_u16(y)));
+    __m256i p0 = dot_block32(type, x, _mm256_loadu_si256((const __m256i *)(y + a_qs)));
+    acc[0] = _mm256_fmadd_ps(_mm256_broadcastss_ps(ds), _mm256_cvtepi32_ps(p0), acc[0]);
+    if (second) {
+        __m256i p1 = dot_block32(type, x + w_bytes,
+                                 _mm256_loadu_si256((const __m256i *)(y + a_bytes + a_qs)));
+        __m256 d1 = _mm256_permutevar8x32_ps(_mm256_castps128_ps256(ds),
+                                             _mm256_set1_epi32(offset ? 2 : 1));
+        acc[1] = _mm256_fmadd_ps(d1, _mm256_cvtepi32_ps(p1), acc[1]);
     }
-    return _mm256_fmadd_ps(scale, _mm256_cvtepi32_ps(p), acc);
 }
 
 /* Against Q8_0 (Q8_1 for the types with an offset). The int32 block sums
@@ -304,20 +310,22 @@ static inline __m256 add_block32(uint32_t type, const uint8_t *x, const uint8_t 
 static inline __attribute__((always_inline)) float dot_blocks32(int64_t n, const void *w,
                                                                 const void *a, uint32_t type)
 {
+    const bool offset = phi_block32_has_offset(type);
     const size_t w_bytes = phi_block32_bytes(type);
-    const size_t a_bytes = phi_block32_has_offset(type) ? sizeof(phi_block_q8_1) : sizeof(phi_block_q8_0);
+    const size_t a_bytes = offset ? sizeof(phi_block_q8_1) : sizeof(phi_block_q8_0);
     const uint8_t *x = w, *y = a;
     int64_t nb = n / PHI_QK32, i = 0;
-    __m256 s0 = _mm256_setzero_ps(), s1 = s0;
+    __m256 acc[2] = {_mm256_setzero_ps(), _mm256_setzero_ps()};
     __m128 offsets = _mm_setzero_ps();
-    for (; i + 2 <= nb; i += 2, x += 2 * w_bytes, y += 2 * a_bytes) {
-        s0 = add_block32(type, x, y, s0, &offsets);
-        s1 = add_block32(type, x + w_bytes, y + a_bytes, s1, &offsets);
-    }
+    for (; i + 2 <= nb; i += 2, x += 2 * w_bytes, y += 2 * a_bytes)
+        add_pair32(type, x, y, true, acc, &offsets);
     if (i < nb)
-        s0 = add_block32(type, x, y, s0, &offsets);
-    float sum = hsum_ps(_mm256_add_ps(s0, s1));
-    return phi_block32_has_offset(type) ? sum + _mm_cvtss_f32(_mm_movehdup_ps(offsets)) : sum;
+        add_pair32(type, x, y, false, acc, &offsets);
+    float sum = hsum_ps(_mm256_add_ps(acc[0], acc[1]));
+    if (offset)
+        sum += _mm_cvtss_f32(_mm_movehdup_ps(offsets)) +
+               _mm_cvtss_f32(_mm_movehdup_ps(_mm_movehl_ps(offsets, offsets)));
+    return sum;
 }
 
 #define BLOCKS32(T, name)                                                      \

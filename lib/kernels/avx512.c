@@ -135,23 +135,33 @@ static inline __m512i iq4nl_lookup(__m512i idx, __m512i *a)
 
 /* ---- blocks of 32 (scalar.c: dot_blocks32), two per 512-bit vector ---- */
 
-/* A block's 32 weights in element order: Q8_0 signed, IQ4_NL codebook
- * indices, the others unsigned (Q5's fifth bit from qh, a 32-bit mask). */
-static inline __m256i unpack_block32(uint32_t type, const uint8_t *x)
+/* The weights of blocks x and x + w_bytes (the second only when `second`:
+ * its loads are masked off otherwise, so nothing past the row is read) as 64
+ * bytes in element order: Q8_0 signed, IQ4_NL codebook indices, the others
+ * unsigned (Q5's fifth bit from qh, a 32-bit mask per block). */
+static inline __m512i unpack_pair32(uint32_t type, const uint8_t *x, size_t w_bytes, bool second)
 {
-    switch (type) {
-    case PHI_DT_Q8_0: return _mm256_loadu_si256((const __m256i *)((const phi_block_q8_0 *)x)->qs);
-    case PHI_DT_Q4_1: return nibbles32(((const phi_block_q4_1 *)x)->qs);
-    case PHI_DT_Q5_0: case PHI_DT_Q5_1: {
-        const uint8_t *qs = type == PHI_DT_Q5_0 ? ((const phi_block_q5_0 *)x)->qs
-                                                : ((const phi_block_q5_1 *)x)->qs;
-        const uint8_t *qh = type == PHI_DT_Q5_0 ? ((const phi_block_q5_0 *)x)->qh
-                                                : ((const phi_block_q5_1 *)x)->qh;
-        __m256i n = nibbles32(qs);
-        return _mm256_mask_add_epi8(n, (__mmask32)phi_load_u32(qh), n, _mm256_set1_epi8(0x10));
+    const __mmask16 m2 = second ? 0xffff : 0;
+    if (type == PHI_DT_Q8_0) {
+        const size_t qs = offsetof(phi_block_q8_0, qs);
+        return join256(_mm256_loadu_si256((const __m256i *)(x + qs)),
+                       _mm256_maskz_loadu_epi8(second ? 0xffffffffu : 0, x + w_bytes + qs));
     }
-    default: return nibbles32(((const phi_block_q4_0 *)x)->qs); /* Q4_0, IQ4_NL */
+    size_t qs = type == PHI_DT_Q4_1 ? offsetof(phi_block_q4_1, qs)
+              : type == PHI_DT_Q5_0 ? offsetof(phi_block_q5_0, qs)
+              : type == PHI_DT_Q5_1 ? offsetof(phi_block_q5_1, qs)
+                                    : offsetof(phi_block_q4_0, qs);
+    __m256i q = _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_loadu_si128((const __m128i *)(x + qs))),
+                                        _mm_maskz_loadu_epi8(m2, x + w_bytes + qs), 1);
+    /* lanes [q_i, q_i+1, q_i >> 4, q_i+1 >> 4] -> [low i, high i, low i+1, high i+1] */
+    __m512i z = join256(q, _mm256_srli_epi16(q, 4));
+    z = _mm512_and_si512(_mm512_shuffle_i64x2(z, z, _MM_SHUFFLE(3, 1, 2, 0)), _mm512_set1_epi8(0x0f));
+    if (type == PHI_DT_Q5_0 || type == PHI_DT_Q5_1) {
+        size_t qh = type == PHI_DT_Q5_0 ? offsetof(phi_block_q5_0, qh) : offsetof(phi_block_q5_1, qh);
+        uint64_t bits = phi_load_u32(x + qh) | (second ? (uint64_t)phi_load_u32(x + w_bytes + qh) << 32 : 0);
+        z = _mm512_mask_add_epi8(z, (__mmask64)bits, z, _mm512_set1_epi8(0x10));
     }
+    return z;
 }
 
 /* Exact partial sums of two blocks against their 64 activations. */
@@ -169,51 +179,55 @@ static inline __m512i dot_pair32(uint32_t type, __m512i w, __m512i a)
     }
 }
 
-/* d_w·d_a of one block; the offset types also add [d_w·d_a, m_w·s_a] to
- * *offsets, whose lane 1 gathers Σ m·s. */
-static inline float block_scale(uint32_t type, const uint8_t *x, const uint8_t *y, __m128 *offsets)
+/* acc + blocks x and x + w_bytes (the second only when `second`) against
+ * their activations: the exact partial sums times each block's d_w·d_a. */
+static inline __m512 add_pair32(uint32_t type, const uint8_t *x, const uint8_t *y, bool second,
+                                __m512i spread, __m512 acc, __m128 *offsets)
 {
-    if (!phi_block32_has_offset(type))
-        return _cvtsh_ss(phi_load_u16(x)) * _cvtsh_ss(phi_load_u16(y));
-    __m128 ds = _mm_mul_ps(_mm_cvtph_ps(_mm_cvtsi32_si128((int)phi_load_u32(x))),
-                           _mm_cvtph_ps(_mm_cvtsi32_si128((int)phi_load_u32(y))));
-    *offsets = _mm_add_ps(*offsets, ds);
-    return _mm_cvtss_f32(ds);
+    const bool offset = phi_block32_has_offset(type);
+    const size_t w_bytes = phi_block32_bytes(type);
+    const size_t a_bytes = offset ? sizeof(phi_block_q8_1) : sizeof(phi_block_q8_0);
+    const size_t a_qs = offset ? offsetof(phi_block_q8_1, qs) : offsetof(phi_block_q8_0, qs);
+    __m512i av = join256(_mm256_loadu_si256((const __m256i *)(y + a_qs)),
+                         _mm256_maskz_loadu_epi8(second ? 0xffffffffu : 0, y + a_bytes + a_qs));
+    __m512i p = dot_pair32(type, unpack_pair32(type, x, w_bytes, second), av);
+    __m128 ds = _mm_mul_ps(halves_pair(x, w_bytes, second, offset),
+                           halves_pair(y, a_bytes, second, offset));
+    if (offset)
+        *offsets = _mm_add_ps(*offsets, ds);
+    __m512 scale = _mm512_permutexvar_ps(spread, _mm512_castps128_ps512(ds));
+    return _mm512_fmadd_ps(scale, _mm512_cvtepi32_ps(p), acc);
 }
 
 /* Blocks i and i+1 per step: each block's 8 partial sums are scaled and
  * accumulated per lane, so only the float summation order differs from the
- * scalar twin; an odd last block goes alone with the upper half zero. type
- * is a constant at each call site. */
+ * scalar twin; an odd last block goes alone with the upper half zero. The
+ * block scales are converted two blocks at a time; the offset types gather
+ * Σ m·s in lanes 1 and 3 of `offsets`. type is a constant at each call site. */
 static inline __attribute__((always_inline)) float dot_blocks32(int64_t n, const void *w,
                                                                 const void *a, uint32_t type)
 {
+    const bool offset = phi_block32_has_offset(type);
     const size_t w_bytes = phi_block32_bytes(type);
-    const size_t a_bytes = phi_block32_has_offset(type) ? sizeof(phi_block_q8_1) : sizeof(phi_block_q8_0);
-    const size_t a_qs = phi_block32_has_offset(type) ? offsetof(phi_block_q8_1, qs) : offsetof(phi_block_q8_0, qs);
+    const size_t a_bytes = offset ? sizeof(phi_block_q8_1) : sizeof(phi_block_q8_0);
+    /* lanes 0-7 take block i's scale, 8-15 block i+1's */
+    const __m512i spread = offset ? _mm512_set_epi32(2, 2, 2, 2, 2, 2, 2, 2, 0, 0, 0, 0, 0, 0, 0, 0)
+                                  : _mm512_set_epi32(1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0);
     const uint8_t *x = w, *y = a;
-    int64_t nb = n / PHI_QK32;
+    int64_t nb = n / PHI_QK32, i = 0;
     __m512 s0 = _mm512_setzero_ps(), s1 = s0;
     __m128 offsets = _mm_setzero_ps();
-    for (int64_t i = 0; i < nb; i += 2, x += 2 * w_bytes, y += 2 * a_bytes) {
-        bool pair = i + 1 < nb;
-        __m256i w1 = pair ? unpack_block32(type, x + w_bytes) : _mm256_setzero_si256();
-        __m256i a1 = pair ? _mm256_loadu_si256((const __m256i *)(y + a_bytes + a_qs))
-                          : _mm256_setzero_si256();
-        __m512i p = dot_pair32(type, join256(unpack_block32(type, x), w1),
-                               join256(_mm256_loadu_si256((const __m256i *)(y + a_qs)), a1));
-        __m256 lo = _mm256_set1_ps(block_scale(type, x, y, &offsets));
-        __m256 hi = pair ? _mm256_set1_ps(block_scale(type, x + w_bytes, y + a_bytes, &offsets))
-                         : _mm256_setzero_ps();
-        __m512 scale = _mm512_castpd_ps(_mm512_insertf64x4(
-            _mm512_castps_pd(_mm512_castps256_ps512(lo)), _mm256_castps_pd(hi), 1));
-        if (i & 2)
-            s1 = _mm512_fmadd_ps(scale, _mm512_cvtepi32_ps(p), s1);
-        else
-            s0 = _mm512_fmadd_ps(scale, _mm512_cvtepi32_ps(p), s0);
+    for (; i + 4 <= nb; i += 4, x += 4 * w_bytes, y += 4 * a_bytes) {
+        s0 = add_pair32(type, x, y, true, spread, s0, &offsets);
+        s1 = add_pair32(type, x + 2 * w_bytes, y + 2 * a_bytes, true, spread, s1, &offsets);
     }
+    for (; i < nb; i += 2, x += 2 * w_bytes, y += 2 * a_bytes)
+        s0 = add_pair32(type, x, y, i + 1 < nb, spread, s0, &offsets);
     float sum = _mm512_reduce_add_ps(_mm512_add_ps(s0, s1));
-    return phi_block32_has_offset(type) ? sum + _mm_cvtss_f32(_mm_movehdup_ps(offsets)) : sum;
+    if (offset)
+        sum += _mm_cvtss_f32(_mm_movehdup_ps(offsets)) +
+               _mm_cvtss_f32(_mm_movehdup_ps(_mm_movehl_ps(offsets, offsets)));
+    return sum;
 }
 
 #define BLOCKS32(T, name)                                                      \

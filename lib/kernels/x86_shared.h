@@ -18,6 +18,17 @@ static inline __m256i nibbles32(const uint8_t *qs)
     return _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(q, 4), q), _mm256_set1_epi8(0x0f));
 }
 
+/* The fp16 halves at p (2 of them for the offset types: d and m, or d and
+ * s) for blocks p and p + stride, as 4 floats: [d, d'] or [d, m, d', m']. */
+static inline __m128 halves_pair(const uint8_t *p, size_t stride, bool second, bool offset)
+{
+    __m128i h = offset ? _mm_insert_epi32(_mm_cvtsi32_si128((int)phi_load_u32(p)),
+                                          second ? (int)phi_load_u32(p + stride) : 0, 1)
+                       : _mm_insert_epi16(_mm_cvtsi32_si128(phi_load_u16(p)),
+                                          second ? phi_load_u16(p + stride) : 0, 1);
+    return _mm_cvtph_ps(h);
+}
+
 /* Q4_K / Q5_K (phi_unpack_q4k_scales in vector form): the 8 scales then the
  * 8 mins as int16, from the block's first 16 bytes (d, dmin, scales[12]). */
 static inline __m256i q4k_scales_mins(const void *block)
