@@ -8,7 +8,9 @@ name as float64, *decoded from the bytes written to the file* (so quantized matr
 their dequantized values), plus 'hparams' and 'tokenizer' (JSON strings).
 
 Shapes mirror the real files (docs/phi4-family.md 4.1, docs/gguf-and-quants.md 4.2): 1-D
-tensors (norms, rope factors) are always F32, every matrix uses the chosen type.
+tensors (norms, rope factors) are always F32, every matrix uses the chosen type (per tensor
+for "mixed" and "q4_k_m"; K-quants fall back as llama.cpp does where rows are not a multiple
+of 256: see tensor_type).
 """
 import argparse
 import json
