@@ -513,18 +513,32 @@ static void quantize_q8_1(const float *x, void *out, int64_t n)
     quantize_blocks32(x, out, n, true);
 }
 
+/* Sums of each 16 of the 64 int8 at q, as int32 lanes 0, 4, 8, 12. */
+static inline __m512i sums16(const int8_t *q)
+{
+    __m512i s = _mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_set1_epi8(1), _mm512_loadu_si512(q));
+    s = _mm512_add_epi32(s, _mm512_srli_epi64(s, 32));
+    return _mm512_add_epi32(s, _mm512_bsrli_epi128(s, 8));
+}
+
 static void quantize_q8_k(const float *x, void *out, int64_t n)
 {
     phi_block_q8_k *b = out;
-    int32_t sums[16];
     for (int64_t i = 0; i < n / PHI_QK_K; i++, x += PHI_QK_K) {
         bool has_nan;
         float amax = amax_of(x, PHI_QK_K, &has_nan), inv;
         b[i].d = phi_q8_scale(amax, has_nan, &inv);
-        quantize_run(x, PHI_QK_K, inv, b[i].qs, sums);
-        /* |bsum| <= 16 * 127: the truncating narrow is exact */
-        _mm256_storeu_si256((__m256i *)b[i].bsums,
-                            _mm512_cvtepi32_epi16(_mm512_loadu_si512(sums)));
+        __m512 vinv = _mm512_set1_ps(inv);
+        for (int j = 0; j < PHI_QK_K; j += 16)
+            _mm_storeu_si128((__m128i *)(b[i].qs + j), _mm512_cvtepi32_epi8(quantize16(x + j, vinv)));
+        /* the 16-element sums from the stored bytes, four per 64; |bsum| <=
+         * 16 * 127, so the narrowing to int16 is exact */
+        const __mmask16 every4 = 0x1111;
+        __m512i all = _mm512_maskz_compress_epi32(every4, sums16(b[i].qs));
+        all = _mm512_mask_expand_epi32(all, 0x00f0, _mm512_maskz_compress_epi32(every4, sums16(b[i].qs + 64)));
+        all = _mm512_mask_expand_epi32(all, 0x0f00, _mm512_maskz_compress_epi32(every4, sums16(b[i].qs + 128)));
+        all = _mm512_mask_expand_epi32(all, 0xf000, _mm512_maskz_compress_epi32(every4, sums16(b[i].qs + 192)));
+        _mm256_storeu_si256((__m256i *)b[i].bsums, _mm512_cvtepi32_epi16(all));
     }
 }
 
