@@ -301,8 +301,7 @@ static inline __attribute__((always_inline)) float dot_q23_k(int64_t n, const vo
             hmask = broadcast256(x3->hmask);
             /* q = u - 4: Σ sc·(Σ u·a - 4·bsum) */
             __m256i off = _mm256_slli_epi32(_mm256_madd_epi16(sc16, bsums), 2);
-            isum = _mm512_castsi256_si512(_mm256_sub_epi32(_mm256_setzero_si256(), off));
-            isum = _mm512_zextsi256_si512(_mm512_castsi512_si256(isum));
+            isum = _mm512_zextsi256_si512(_mm256_sub_epi32(_mm256_setzero_si256(), off));
         } else {
             __m256i mins;
             q2k_scales_mins(x2, &sc16, &mins);
