@@ -288,8 +288,7 @@ static inline void add_pair32(uint32_t type, const uint8_t *x, const uint8_t *y,
     const size_t w_bytes = phi_block32_bytes(type);
     const size_t a_bytes = offset ? sizeof(phi_block_q8_1) : sizeof(phi_block_q8_0);
     const size_t a_qs = offset ? offsetof(phi_block_q8_1, qs) : offsetof(phi_block_q8_0, qs);
-    __m128 ds = _mm_mul_ps(halves_pair(x, w_bytes, second, offset),
-                           halves_pair(y, a_bytes, second, offset));
+    __m128 ds = pair_scales(x, w_bytes, y, a_bytes, second, offset);
     if (offset)
         *offsets = _mm_add_ps(*offsets, ds);
     __m256i p0 = dot_block32(type, x, _mm256_loadu_si256((const __m256i *)(y + a_qs)));

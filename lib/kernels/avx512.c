@@ -191,8 +191,7 @@ static inline __m512 add_pair32(uint32_t type, const uint8_t *x, const uint8_t *
     __m512i av = join256(_mm256_loadu_si256((const __m256i *)(y + a_qs)),
                          _mm256_maskz_loadu_epi8(second ? 0xffffffffu : 0, y + a_bytes + a_qs));
     __m512i p = dot_pair32(type, unpack_pair32(type, x, w_bytes, second), av);
-    __m128 ds = _mm_mul_ps(halves_pair(x, w_bytes, second, offset),
-                           halves_pair(y, a_bytes, second, offset));
+    __m128 ds = pair_scales(x, w_bytes, y, a_bytes, second, offset);
     if (offset)
         *offsets = _mm_add_ps(*offsets, ds);
     __m512 scale = _mm512_permutexvar_ps(spread, _mm512_castps128_ps512(ds));

@@ -18,15 +18,32 @@ static inline __m256i nibbles32(const uint8_t *qs)
     return _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(q, 4), q), _mm256_set1_epi8(0x0f));
 }
 
-/* The fp16 halves at p (2 of them for the offset types: d and m, or d and
- * s) for blocks p and p + stride, as 4 floats: [d, d'] or [d, m, d', m']. */
-static inline __m128 halves_pair(const uint8_t *p, size_t stride, bool second, bool offset)
+/* The fp16 header of blocks p and p + stride (the second only when
+ * `second`) as 32 bits each: d, and m or s after it for the offset types. */
+static inline uint32_t header_pair(const uint8_t *p, size_t stride, bool second, bool offset)
 {
-    __m128i h = offset ? _mm_insert_epi32(_mm_cvtsi32_si128((int)phi_load_u32(p)),
-                                          second ? (int)phi_load_u32(p + stride) : 0, 1)
-                       : _mm_insert_epi16(_mm_cvtsi32_si128(phi_load_u16(p)),
-                                          second ? phi_load_u16(p + stride) : 0, 1);
-    return _mm_cvtph_ps(h);
+    if (offset)
+        return phi_load_u32(p);
+    return phi_load_u16(p) | (second ? (uint32_t)phi_load_u16(p + stride) << 16 : 0);
+}
+
+/* The scales of weight blocks x, x + x_stride against activation blocks y,
+ * y + y_stride: [d_w·d_a, d_w'·d_a'] in lanes 0 and 1, or for the offset
+ * types [d_w·d_a, m_w·s_a, d_w'·d_a', m_w'·s_a'] (one conversion for all
+ * the halves). */
+static inline __m128 pair_scales(const uint8_t *x, size_t x_stride, const uint8_t *y,
+                                 size_t y_stride, bool second, bool offset)
+{
+    __m128i wx = _mm_cvtsi32_si128((int)header_pair(x, x_stride, second, offset));
+    __m128i ay = _mm_cvtsi32_si128((int)header_pair(y, y_stride, second, offset));
+    if (offset) {
+        wx = _mm_insert_epi32(wx, second ? (int)phi_load_u32(x + x_stride) : 0, 1);
+        ay = _mm_insert_epi32(ay, second ? (int)phi_load_u32(y + y_stride) : 0, 1);
+        __m256 v = _mm256_cvtph_ps(_mm_unpacklo_epi64(wx, ay));
+        return _mm_mul_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    }
+    __m128 v = _mm_cvtph_ps(_mm_unpacklo_epi32(wx, ay)); /* [d_w, d_w', d_a, d_a'] */
+    return _mm_mul_ps(v, _mm_movehl_ps(v, v));
 }
 
 /* Q4_K / Q5_K (phi_unpack_q4k_scales in vector form): the 8 scales then the
