@@ -271,8 +271,10 @@ static inline __m256i dot_block32(uint32_t type, const uint8_t *x, __m256i a)
         const phi_block_q5_1 *b = (const phi_block_q5_1 *)x;
         return dot_u8x32(_mm256_or_si256(nibbles32(b->qs), q5_high_bits(b->qh)), a, 0);
     }
-    default: /* IQ4_NL: codebook values in -127..113, so the sign trick is exact */
-        return dot_i8x32(_mm256_shuffle_epi8(iq4nl_table(), nibbles32(((const phi_block_iq4_nl *)x)->qs)), a);
+    default: { /* IQ4_NL: codebook values in -127..113, so the sign trick is exact */
+        const phi_block_iq4_nl *b = (const phi_block_iq4_nl *)x;
+        return dot_i8x32(_mm256_shuffle_epi8(iq4nl_table(), nibbles32(b->qs)), a);
+    }
     }
 }
 
