@@ -151,8 +151,8 @@ static void report(const phi_kernels **levels, int n_levels, enum kind kind, uin
         if (kind == VEC_DOT)
             snprintf(label, sizeof label, "vec_dot %s", phi_dtype_name(type));
         else
-            snprintf(label, sizeof label, "matvec %s %lldx%lld", phi_dtype_name(type), (long long)rows,
-                     (long long)n);
+            snprintf(label, sizeof label, "matvec %s %lldx%lld", phi_dtype_name(type),
+                     (long long)rows, (long long)n);
         break;
     }
     case DOT_F32: bytes = 8.0 * (double)n; snprintf(label, sizeof label, "dot_f32"); break;

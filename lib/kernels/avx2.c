@@ -245,7 +245,8 @@ static inline __m256i q5_high_bits(const uint8_t qh[4])
                                             2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3);
     const __m256i bit = _mm256_set1_epi64x(0x8040201008040201);
     __m256i v = _mm256_shuffle_epi8(_mm256_set1_epi32((int)phi_load_u32(qh)), spread);
-    return _mm256_and_si256(_mm256_cmpeq_epi8(_mm256_and_si256(v, bit), bit), _mm256_set1_epi8(0x10));
+    __m256i set = _mm256_cmpeq_epi8(_mm256_and_si256(v, bit), bit);
+    return _mm256_and_si256(set, _mm256_set1_epi8(0x10));
 }
 
 static inline __m256i iq4nl_table(void)
@@ -369,6 +370,19 @@ static inline __m256i move_bit(__m256i v, int s, int to)
     return _mm256_and_si256(_mm256_slli_epi16(v, to - s), m);
 }
 
+/* acc + the exact super-block sum times d_a·d_w, per lane. */
+static inline __m256 add_superblock(__m256 acc, float scale, __m256i isum)
+{
+    return _mm256_fmadd_ps(_mm256_set1_ps(scale), _mm256_cvtepi32_ps(isum), acc);
+}
+
+/* Q6_K: bits `shift`, shift+1 of every qh byte as bits 4-5. */
+static inline __m256i q6_high_bits(__m256i qh, int shift)
+{
+    __m256i two_bits = _mm256_and_si256(_mm256_srli_epi16(qh, shift), _mm256_set1_epi8(3));
+    return _mm256_slli_epi16(two_bits, 4);
+}
+
 /* Q2_K and Q3_K share the 2-bit walk: element 128h + 32j + l in bits 2j of
  * qs[32h + l], groups of 16 (8h + 2j in the low lane, 8h + 2j + 1 high). */
 static inline __attribute__((always_inline)) float dot_q23_k(int64_t n, const void *w,
@@ -409,8 +423,7 @@ static inline __attribute__((always_inline)) float dot_q23_k(int64_t n, const vo
                                                          pick16(2 * j, 2 * j + 1)));
             }
         }
-        uint16_t d = q3 ? x3->d : x2->d;
-        acc = _mm256_fmadd_ps(_mm256_set1_ps(y->d * fp16_to_f32(d)), _mm256_cvtepi32_ps(isum), acc);
+        acc = add_superblock(acc, y->d * fp16_to_f32(q3 ? x3->d : x2->d), isum);
     }
     return hsum_ps(acc);
 }
@@ -437,11 +450,12 @@ static inline __attribute__((always_inline)) float dot_q45_k(int64_t n, const vo
                 lo = _mm256_or_si256(lo, move_bit(qh, 2 * c, 4));
                 hi = _mm256_or_si256(hi, move_bit(qh, 2 * c + 1, 4));
             }
-            isum = _mm256_add_epi32(isum, scaled_dot(lo, y->qs + 64 * c, b.scales, pick16(2 * c, 2 * c)));
+            isum = _mm256_add_epi32(isum, scaled_dot(lo, y->qs + 64 * c, b.scales,
+                                                     pick16(2 * c, 2 * c)));
             isum = _mm256_add_epi32(isum, scaled_dot(hi, y->qs + 64 * c + 32, b.scales,
                                                      pick16(2 * c + 1, 2 * c + 1)));
         }
-        acc = _mm256_fmadd_ps(_mm256_set1_ps(y->d * b.d), _mm256_cvtepi32_ps(isum), acc);
+        acc = add_superblock(acc, y->d * b.d, isum);
     }
     return hsum_ps(acc) - hsum128_ps(acc_min);
 }
@@ -455,7 +469,7 @@ static float vec_dot_q6_k(int64_t n, const void *w, const void *a)
 {
     const phi_block_q6_k *x = w;
     const phi_block_q8_k *y = a;
-    const __m256i low4 = _mm256_set1_epi8(0x0f), two = _mm256_set1_epi8(0x03);
+    const __m256i low4 = _mm256_set1_epi8(0x0f);
     __m256 acc = _mm256_setzero_ps();
     for (int64_t i = 0; i < n / PHI_QK_K; i++, x++, y++) {
         __m256i scales = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)x->scales));
@@ -467,15 +481,12 @@ static float vec_dot_q6_k(int64_t n, const void *w, const void *a)
             __m256i q0 = _mm256_loadu_si256((const __m256i *)(x->ql + 64 * h));
             __m256i q1 = _mm256_loadu_si256((const __m256i *)(x->ql + 64 * h + 32));
             __m256i qh = _mm256_loadu_si256((const __m256i *)(x->qh + 32 * h));
+            __m256i hi0 = _mm256_srli_epi16(q0, 4), hi1 = _mm256_srli_epi16(q1, 4);
             __m256i u[4] = {
-                _mm256_or_si256(_mm256_and_si256(q0, low4),
-                                _mm256_slli_epi16(_mm256_and_si256(qh, two), 4)),
-                _mm256_or_si256(_mm256_and_si256(q1, low4),
-                                _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 2), two), 4)),
-                _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(q0, 4), low4),
-                                _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 4), two), 4)),
-                _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(q1, 4), low4),
-                                _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 6), two), 4)),
+                _mm256_or_si256(_mm256_and_si256(q0, low4), q6_high_bits(qh, 0)),
+                _mm256_or_si256(_mm256_and_si256(q1, low4), q6_high_bits(qh, 2)),
+                _mm256_or_si256(_mm256_and_si256(hi0, low4), q6_high_bits(qh, 4)),
+                _mm256_or_si256(_mm256_and_si256(hi1, low4), q6_high_bits(qh, 6)),
             };
             __m256i sc = h ? _mm256_permute2x128_si256(scales, scales, 0x11)
                            : _mm256_permute2x128_si256(scales, scales, 0x00);
@@ -484,7 +495,7 @@ static float vec_dot_q6_k(int64_t n, const void *w, const void *a)
                 isum = _mm256_add_epi32(isum, scaled_dot(u[g], y->qs + 128 * h + 32 * g, sc,
                                                          pick16(2 * g, 2 * g + 1)));
         }
-        acc = _mm256_fmadd_ps(_mm256_set1_ps(y->d * fp16_to_f32(x->d)), _mm256_cvtepi32_ps(isum), acc);
+        acc = add_superblock(acc, y->d * fp16_to_f32(x->d), isum);
     }
     return hsum_ps(acc);
 }
@@ -506,9 +517,10 @@ static float vec_dot_iq4_xs(int64_t n, const void *w, const void *a)
             __m256i v = _mm256_shuffle_epi8(table, nibbles32(x->qs + 16 * ib));
             __m256i av = _mm256_loadu_si256((const __m256i *)(y->qs + 32 * ib));
             __m256i p16 = _mm256_maddubs_epi16(_mm256_sign_epi8(v, v), _mm256_sign_epi8(av, v));
-            isum = _mm256_add_epi32(isum, _mm256_madd_epi16(p16, _mm256_shuffle_epi8(sc, pick16(ib, ib))));
+            __m256i scale = _mm256_shuffle_epi8(sc, pick16(ib, ib));
+            isum = _mm256_add_epi32(isum, _mm256_madd_epi16(p16, scale));
         }
-        acc = _mm256_fmadd_ps(_mm256_set1_ps(y->d * fp16_to_f32(x->d)), _mm256_cvtepi32_ps(isum), acc);
+        acc = add_superblock(acc, y->d * fp16_to_f32(x->d), isum);
     }
     return hsum_ps(acc);
 }

@@ -151,14 +151,19 @@ static inline __m512i unpack_pair32(uint32_t type, const uint8_t *x, size_t w_by
               : type == PHI_DT_Q5_0 ? offsetof(phi_block_q5_0, qs)
               : type == PHI_DT_Q5_1 ? offsetof(phi_block_q5_1, qs)
                                     : offsetof(phi_block_q4_0, qs);
-    __m256i q = _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_loadu_si128((const __m128i *)(x + qs))),
+    __m128i q0 = _mm_loadu_si128((const __m128i *)(x + qs));
+    __m256i q = _mm256_inserti128_si256(_mm256_castsi128_si256(q0),
                                         _mm_maskz_loadu_epi8(m2, x + w_bytes + qs), 1);
     /* lanes [q_i, q_i+1, q_i >> 4, q_i+1 >> 4] -> [low i, high i, low i+1, high i+1] */
     __m512i z = join256(q, _mm256_srli_epi16(q, 4));
-    z = _mm512_and_si512(_mm512_shuffle_i64x2(z, z, _MM_SHUFFLE(3, 1, 2, 0)), _mm512_set1_epi8(0x0f));
+    z = _mm512_shuffle_i64x2(z, z, _MM_SHUFFLE(3, 1, 2, 0));
+    z = _mm512_and_si512(z, _mm512_set1_epi8(0x0f));
     if (type == PHI_DT_Q5_0 || type == PHI_DT_Q5_1) {
-        size_t qh = type == PHI_DT_Q5_0 ? offsetof(phi_block_q5_0, qh) : offsetof(phi_block_q5_1, qh);
-        uint64_t bits = phi_load_u32(x + qh) | (second ? (uint64_t)phi_load_u32(x + w_bytes + qh) << 32 : 0);
+        size_t qh = type == PHI_DT_Q5_0 ? offsetof(phi_block_q5_0, qh)
+                                        : offsetof(phi_block_q5_1, qh);
+        uint64_t bits = phi_load_u32(x + qh);
+        if (second)
+            bits |= (uint64_t)phi_load_u32(x + w_bytes + qh) << 32;
         z = _mm512_mask_add_epi8(z, (__mmask64)bits, z, _mm512_set1_epi8(0x10));
     }
     return z;
@@ -210,8 +215,7 @@ static inline __attribute__((always_inline)) float dot_blocks32(int64_t n, const
     const size_t w_bytes = phi_block32_bytes(type);
     const size_t a_bytes = offset ? sizeof(phi_block_q8_1) : sizeof(phi_block_q8_0);
     /* lanes 0-7 take block i's scale, 8-15 block i+1's */
-    const __m512i spread = offset ? _mm512_set_epi32(2, 2, 2, 2, 2, 2, 2, 2, 0, 0, 0, 0, 0, 0, 0, 0)
-                                  : _mm512_set_epi32(1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0);
+    const __m512i spread = join256(_mm256_setzero_si256(), _mm256_set1_epi32(offset ? 2 : 1));
     const uint8_t *x = w, *y = a;
     int64_t nb = n / PHI_QK32, i = 0;
     __m512 s0 = _mm512_setzero_ps(), s1 = s0;
@@ -514,7 +518,8 @@ static void quantize_q8_1(const float *x, void *out, int64_t n)
 /* Sums of each 16 of the 64 int8 at q, as int32 lanes 0, 4, 8, 12. */
 static inline __m512i sums16(const int8_t *q)
 {
-    __m512i s = _mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_set1_epi8(1), _mm512_loadu_si512(q));
+    __m512i s = _mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_set1_epi8(1),
+                                    _mm512_loadu_si512(q));
     s = _mm512_add_epi32(s, _mm512_srli_epi64(s, 32));
     return _mm512_add_epi32(s, _mm512_bsrli_epi128(s, 8));
 }
@@ -528,14 +533,16 @@ static void quantize_q8_k(const float *x, void *out, int64_t n)
         b[i].d = phi_q8_scale(amax, has_nan, &inv);
         __m512 vinv = _mm512_set1_ps(inv);
         for (int j = 0; j < PHI_QK_K; j += 16)
-            _mm_storeu_si128((__m128i *)(b[i].qs + j), _mm512_cvtepi32_epi8(quantize16(x + j, vinv)));
+            _mm_storeu_si128((__m128i *)(b[i].qs + j),
+                             _mm512_cvtepi32_epi8(quantize16(x + j, vinv)));
         /* the 16-element sums from the stored bytes, four per 64; |bsum| <=
          * 16 * 127, so the narrowing to int16 is exact */
         const __mmask16 every4 = 0x1111;
-        __m512i all = _mm512_maskz_compress_epi32(every4, sums16(b[i].qs));
-        all = _mm512_mask_expand_epi32(all, 0x00f0, _mm512_maskz_compress_epi32(every4, sums16(b[i].qs + 64)));
-        all = _mm512_mask_expand_epi32(all, 0x0f00, _mm512_maskz_compress_epi32(every4, sums16(b[i].qs + 128)));
-        all = _mm512_mask_expand_epi32(all, 0xf000, _mm512_maskz_compress_epi32(every4, sums16(b[i].qs + 192)));
+        __m512i all = _mm512_setzero_si512();
+        for (int k = 0; k < 4; k++) {
+            __m512i four = _mm512_maskz_compress_epi32(every4, sums16(b[i].qs + 64 * k));
+            all = _mm512_mask_expand_epi32(all, (__mmask16)(0xf << (4 * k)), four);
+        }
         _mm256_storeu_si256((__m256i *)b[i].bsums, _mm512_cvtepi32_epi16(all));
     }
 }

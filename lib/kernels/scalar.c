@@ -161,7 +161,8 @@ static inline float dot_blocks32(int64_t n, const void *w, const void *a, uint32
         int32_t isum = 0;
         for (int j = 0; j < PHI_QK32; j++)
             isum += value32(type, x, j) * aq[j];
-        float part = phi_fp16_to_f32(phi_load_u16(x)) * phi_fp16_to_f32(phi_load_u16(y)) * (float)isum;
+        float dd = phi_fp16_to_f32(phi_load_u16(x)) * phi_fp16_to_f32(phi_load_u16(y));
+        float part = dd * (float)isum;
         if (offset)
             part += phi_fp16_to_f32(phi_load_u16(x + 2)) * phi_fp16_to_f32(phi_load_u16(y + 2));
         sum += part;
@@ -177,9 +178,10 @@ static inline void dequant_blocks32(const void *src, float *dst, int64_t n, uint
     for (int64_t i = 0; i < n / PHI_QK32; i++, dst += PHI_QK32) {
         const uint8_t *x = (const uint8_t *)src + i * bytes;
         float d = phi_fp16_to_f32(phi_load_u16(x));
-        float m = phi_block32_has_offset(type) ? phi_fp16_to_f32(phi_load_u16(x + 2)) : 0.0f;
+        const bool offset = phi_block32_has_offset(type);
+        float m = offset ? phi_fp16_to_f32(phi_load_u16(x + 2)) : 0.0f;
         for (int j = 0; j < PHI_QK32; j++)
-            dst[j] = phi_block32_has_offset(type) ? d * value32(type, x, j) + m : d * value32(type, x, j);
+            dst[j] = offset ? d * value32(type, x, j) + m : d * value32(type, x, j);
     }
 }
 

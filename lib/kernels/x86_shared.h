@@ -55,7 +55,8 @@ static inline __m256i q4k_scales_mins(const void *block)
     __m128i b = _mm_shuffle_epi32(v, _MM_SHUFFLE(2, 2, 1, 1)); /* [w0, w0, w1, w1] */
     __m128i low = _mm_and_si128(_mm_srlv_epi32(a, _mm_setr_epi32(0, 0, 0, 4)),
                                 _mm_setr_epi32(0x3f3f3f3f, 0x0f0f0f0f, 0x3f3f3f3f, 0x0f0f0f0f));
-    __m128i high = _mm_and_si128(_mm_srli_epi32(b, 2), _mm_setr_epi32(0, 0x30303030, 0, 0x30303030));
+    __m128i high = _mm_and_si128(_mm_srli_epi32(b, 2),
+                                 _mm_setr_epi32(0, 0x30303030, 0, 0x30303030));
     return _mm256_cvtepu8_epi16(_mm_or_si128(low, high));
 }
 
