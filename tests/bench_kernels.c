@@ -20,10 +20,13 @@
 
 static volatile float sink;
 
+/* The benchmarking thread's CPU time, not wall time: on a shared machine the
+ * time the scheduler gives other processes does not count (cache and memory
+ * contention still do). */
 static double now(void)
 {
     struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
@@ -109,47 +112,40 @@ static size_t row_bytes(uint32_t type, int64_t n)
     return r;
 }
 
+/* Random bytes (every quant and sub-scale pattern is valid), with every
+ * value or fp16 block scale / offset set to a sane finite number. */
 static void fill_weights(uint32_t type, void *w, size_t bytes, int64_t n, int64_t rows)
 {
     unsigned char *p = w;
     for (size_t i = 0; i < bytes; i++)
         p[i] = (unsigned char)rand_u32();
-    /* give every value or block scale a sane finite number */
     int64_t count = n * rows;
+    const phi_dtype_info *info = phi_dtype_get(type);
+    int halves[2] = {0, -1}; /* byte offsets of the fp16 fields in a block */
     switch (type) {
     case PHI_DT_F32:
         for (int64_t i = 0; i < count; i++)
             ((float *)w)[i] = rand_f();
-        break;
+        return;
     case PHI_DT_F16:
         for (int64_t i = 0; i < count; i++)
             ((uint16_t *)w)[i] = phi_f32_to_fp16(rand_f());
-        break;
+        return;
     case PHI_DT_BF16:
         for (int64_t i = 0; i < count; i++)
             ((uint16_t *)w)[i] = phi_f32_to_bf16(rand_f());
-        break;
-    case PHI_DT_Q8_0:
-        for (int64_t i = 0; i < count / PHI_QK8_0; i++)
-            ((phi_block_q8_0 *)w)[i].d = phi_f32_to_fp16(0.01f);
-        break;
-    case PHI_DT_Q4_0:
-        for (int64_t i = 0; i < count / PHI_QK4_0; i++)
-            ((phi_block_q4_0 *)w)[i].d = phi_f32_to_fp16(0.01f);
-        break;
+        return;
+    case PHI_DT_Q4_1: case PHI_DT_Q5_1: case PHI_DT_Q4_K: case PHI_DT_Q5_K: halves[1] = 2; break;
+    case PHI_DT_Q2_K: halves[0] = 80; halves[1] = 82; break;
+    case PHI_DT_Q3_K: halves[0] = 108; break;
+    case PHI_DT_Q6_K: halves[0] = 208; break;
+    default: break;
     }
-}
-
-static const char *type_name(uint32_t t)
-{
-    switch (t) {
-    case PHI_DT_F32: return "f32";
-    case PHI_DT_F16: return "f16";
-    case PHI_DT_BF16: return "bf16";
-    case PHI_DT_Q8_0: return "q8_0";
-    case PHI_DT_Q4_0: return "q4_0";
-    default: return "?";
-    }
+    uint16_t h = phi_f32_to_fp16(0.01f);
+    for (int64_t b = 0; b < count / info->block; b++)
+        for (int k = 0; k < 2; k++)
+            if (halves[k] >= 0)
+                memcpy(p + (size_t)b * info->block_bytes + halves[k], &h, 2);
 }
 
 /* Sets up one benchmark, times it at every level, prints one line each. */
@@ -183,10 +179,10 @@ static void report(const phi_kernels **levels, int n_levels, enum kind kind, uin
         /* MATVEC counts the weights only: they are what streams from memory */
         bytes = (double)(b.w_row * (size_t)r) + (kind == VEC_DOT ? (double)row_bytes((uint32_t)act, n) : 0);
         if (kind == VEC_DOT)
-            snprintf(label, sizeof label, "vec_dot %s", type_name(type));
+            snprintf(label, sizeof label, "vec_dot %s", phi_dtype_name(type));
         else
-            snprintf(label, sizeof label, "matvec %s %lldx%lld", type_name(type), (long long)rows,
-                     (long long)n);
+            snprintf(label, sizeof label, "matvec %s %lldx%lld", phi_dtype_name(type),
+                     (long long)rows, (long long)n);
         break;
     }
     case DOT_F32: bytes = 8.0 * (double)n; snprintf(label, sizeof label, "dot_f32"); break;
@@ -199,7 +195,7 @@ static void report(const phi_kernels **levels, int n_levels, enum kind kind, uin
     case QUANTIZE:
         bytes = 4.0 * (double)n + (double)row_bytes(type, n);
         flops = 0;
-        snprintf(label, sizeof label, "quantize_act %s", type_name(type));
+        snprintf(label, sizeof label, "quantize_act %s", phi_dtype_name(type));
         break;
     case ATTN: {
         b.w_row = row_bytes(type, n);
@@ -210,7 +206,7 @@ static void report(const phi_kernels **levels, int n_levels, enum kind kind, uin
         fill_weights(type, b.a, all, n, rows * ATTN_KV_HEADS);
         bytes = 2.0 * (double)all;
         flops = 4.0 * (double)n * (double)rows * ATTN_GROUP * ATTN_KV_HEADS;
-        snprintf(label, sizeof label, "attn kv %s %lld pos", type_name(type), (long long)rows);
+        snprintf(label, sizeof label, "attn kv %s %lld pos", phi_dtype_name(type), (long long)rows);
         break;
     }
     }
@@ -242,17 +238,24 @@ int main(void)
     printf("single thread; x = speed-up over scalar\n");
     static const int64_t lens[] = {3072, 8192};
     static const uint32_t types[] = {PHI_DT_F32, PHI_DT_F16, PHI_DT_BF16, PHI_DT_Q8_0,
-                                     PHI_DT_Q4_0};
-    for (int s = 0; s < 2; s++) {
-        for (int t = 0; t < 5; t++)
+                                     PHI_DT_Q4_0, PHI_DT_Q4_1, PHI_DT_Q5_0, PHI_DT_Q5_1,
+                                     PHI_DT_IQ4_NL, PHI_DT_Q2_K, PHI_DT_Q3_K, PHI_DT_Q4_K,
+                                     PHI_DT_Q5_K, PHI_DT_Q6_K, PHI_DT_IQ4_XS};
+    static const uint32_t acts[] = {PHI_DT_Q8_0, PHI_DT_Q8_1, PHI_DT_Q8_K};
+    enum { N_TYPES = sizeof types / sizeof *types };
+    /* PHI4_BENCH_MATVEC=1: only the streamed matvecs (the decode figure) */
+    const char *only = getenv("PHI4_BENCH_MATVEC");
+    for (int s = 0; s < 2 && !(only && *only == '1'); s++) {
+        for (int t = 0; t < N_TYPES; t++)
             report(levels, n_levels, VEC_DOT, types[t], lens[s], 0);
         report(levels, n_levels, DOT_F32, PHI_DT_F32, lens[s], 0);
         report(levels, n_levels, AXPY, PHI_DT_F32, lens[s], 0);
         report(levels, n_levels, SCALE, PHI_DT_F32, lens[s], 0);
-        report(levels, n_levels, QUANTIZE, PHI_DT_Q8_0, lens[s], 0);
+        for (int t = 0; t < 3; t++)
+            report(levels, n_levels, QUANTIZE, acts[t], lens[s], 0);
     }
     /* ffn_up (8192 rows of 3072) and ffn_down (3072 rows of 8192) of Phi-4-mini */
-    for (int t = 1; t < 5; t++) {
+    for (int t = 1; t < N_TYPES; t++) {
         report(levels, n_levels, MATVEC, types[t], 3072, 8192);
         report(levels, n_levels, MATVEC, types[t], 8192, 3072);
     }

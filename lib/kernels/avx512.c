@@ -4,11 +4,14 @@
  * has its scalar twin in scalar.c and is tested against it. */
 #include <immintrin.h>
 #include <stdbool.h>
+#include <stddef.h>
+#include <string.h>
 
 #include "kernels/attn_x86.h"
 #include "kernels/fp16.h"
 #include "kernels/kernels.h"
 #include "kernels/quant_blocks.h"
+#include "kernels/x86_shared.h"
 #include "phi4.h"
 
 /* Lanes [0, n) of a 16-lane vector, for the tails: masked loads and stores
@@ -88,111 +91,461 @@ static float vec_dot_bf16(int64_t n, const void *w, const void *a)
     return dot_half(n, w, a, true);
 }
 
-/* Q8_0 and Q4_0 weights against Q8_0 activations, two blocks per 512-bit
- * vector. vpdpbusd multiplies unsigned by signed bytes and adds each four
- * products into an int32 lane without saturating, so with the sign trick
- * (|w| unsigned, a with w's sign) the block sums are exact for w in
- * -128..127 and a in -127..127 (what the Q8_0 quantizer produces). */
-
-/* The 16 bytes of a Q4_0 block as 32 values in -8..7, in element order. */
-static inline __m256i unpack_q4_0(const uint8_t *qs)
-{
-    __m128i q = _mm_loadu_si128((const __m128i *)qs);
-    __m256i v = _mm256_set_m128i(_mm_srli_epi16(q, 4), q);
-    return _mm256_sub_epi8(_mm256_and_si256(v, _mm256_set1_epi8(0x0f)), _mm256_set1_epi8(8));
-}
-
-static inline __m256i load_wblock(const void *w, int64_t i, bool q4)
-{
-    if (q4)
-        return unpack_q4_0(((const phi_block_q4_0 *)w)[i].qs);
-    return _mm256_loadu_si256((const __m256i *)((const phi_block_q8_0 *)w)[i].qs);
-}
-
-static inline float wblock_d(const void *w, int64_t i, bool q4)
-{
-    uint16_t d = q4 ? ((const phi_block_q4_0 *)w)[i].d : ((const phi_block_q8_0 *)w)[i].d;
-    return _cvtsh_ss(d);
-}
+/* ---- integer building blocks ------------------------------------------ */
 
 static inline __m512i join256(__m256i lo, __m256i hi)
 {
     return _mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1);
 }
 
-/* Blocks i and i+1: 16 int32 lanes (8 per block) of exact partial sums. */
-static inline __m512i dot_pair(const void *w, const phi_block_q8_0 *y, int64_t i, bool q4)
+/* Σ w·a over each group of 4 bytes, as 16 int32 lanes: vpdpbusd multiplies
+ * unsigned by signed bytes and adds without saturating. Unsigned weights go
+ * in as they are (Σ (u - offset)·a takes a second vpdpbusd of the offset);
+ * signed ones through the sign trick (|w|, a with w's sign), exact for w in
+ * -128..127 and a in -127..127 (what the quantizers produce). */
+static inline __m512i dot_u8(__m512i u, __m512i a, int offset)
 {
-    __m512i av = join256(_mm256_loadu_si256((const __m256i *)y[i].qs),
-                         _mm256_loadu_si256((const __m256i *)y[i + 1].qs));
-    if (q4) {
-        /* The nibbles are already unsigned: Σ(n-8)·a = Σ n·a - Σ 8·a, two
-         * vpdpbusd and no sign trick. Lanes of 16 bytes: [low nibbles of i,
-         * high of i, low of i+1, high of i+1], matching the activations. */
-        const phi_block_q4_0 *x = w;
-        __m256i q = _mm256_set_m128i(_mm_loadu_si128((const __m128i *)x[i + 1].qs),
-                                     _mm_loadu_si128((const __m128i *)x[i].qs));
-        __m512i z = _mm512_inserti64x4(_mm512_castsi256_si512(q), _mm256_srli_epi16(q, 4), 1);
-        z = _mm512_and_si512(_mm512_shuffle_i64x2(z, z, _MM_SHUFFLE(3, 1, 2, 0)),
-                             _mm512_set1_epi8(0x0f));
-        __m512i nsum = _mm512_dpbusd_epi32(_mm512_setzero_si512(), z, av);
-        __m512i osum = _mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_set1_epi8(8), av);
-        return _mm512_sub_epi32(nsum, osum);
-    }
-    __m512i wv = join256(load_wblock(w, i, q4), load_wblock(w, i + 1, q4));
-    __m512i sa = _mm512_mask_sub_epi8(av, _mm512_movepi8_mask(wv), _mm512_setzero_si512(), av);
-    return _mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_abs_epi8(wv), sa);
-}
-
-/* The per-lane scales of dot_pair: block i's in the low half, i+1's above. */
-static inline __m512 pair_scale(const void *w, const phi_block_q8_0 *y, int64_t i, bool q4)
-{
-    __m256 lo = _mm256_set1_ps(wblock_d(w, i, q4) * _cvtsh_ss(y[i].d));
-    __m256 hi = _mm256_set1_ps(wblock_d(w, i + 1, q4) * _cvtsh_ss(y[i + 1].d));
-    return _mm512_castpd_ps(
-        _mm512_insertf64x4(_mm512_castps_pd(_mm512_castps256_ps512(lo)), _mm256_castps_pd(hi), 1));
-}
-
-/* Each block's 8 partial sums are scaled and accumulated per lane, so only
- * the float summation order differs from the scalar twin. q4 is a constant
- * at each call site. */
-static inline __attribute__((always_inline)) float dot_blocks(int64_t n, const void *w,
-                                                              const phi_block_q8_0 *y, bool q4)
-{
-    int64_t nb = n / PHI_QK8_0, i = 0;
-    __m512 s0 = _mm512_setzero_ps(), s1 = s0;
-    for (; i + 4 <= nb; i += 4) {
-        s0 = _mm512_fmadd_ps(pair_scale(w, y, i, q4), _mm512_cvtepi32_ps(dot_pair(w, y, i, q4)), s0);
-        s1 = _mm512_fmadd_ps(pair_scale(w, y, i + 2, q4),
-                             _mm512_cvtepi32_ps(dot_pair(w, y, i + 2, q4)), s1);
-    }
-    if (i + 2 <= nb) {
-        s0 = _mm512_fmadd_ps(pair_scale(w, y, i, q4), _mm512_cvtepi32_ps(dot_pair(w, y, i, q4)), s0);
-        i += 2;
-    }
-    float sum = _mm512_reduce_add_ps(_mm512_add_ps(s0, s1));
-    if (i < nb) { /* the odd last block, at 256 bits */
-        __m256i wv = load_wblock(w, i, q4);
-        __m256i av = _mm256_loadu_si256((const __m256i *)y[i].qs);
-        __m256i p = _mm256_dpbusd_epi32(_mm256_setzero_si256(), _mm256_abs_epi8(wv),
-                                        _mm256_sign_epi8(av, wv));
-        __m256 s = _mm256_mul_ps(_mm256_set1_ps(wblock_d(w, i, q4) * _cvtsh_ss(y[i].d)),
-                                 _mm256_cvtepi32_ps(p));
-        __m128 h = _mm_add_ps(_mm256_castps256_ps128(s), _mm256_extractf128_ps(s, 1));
-        h = _mm_add_ps(h, _mm_movehl_ps(h, h));
-        sum += _mm_cvtss_f32(_mm_add_ss(h, _mm_movehdup_ps(h)));
-    }
+    __m512i sum = _mm512_dpbusd_epi32(_mm512_setzero_si512(), u, a);
+    if (offset)
+        sum = _mm512_sub_epi32(sum, _mm512_dpbusd_epi32(_mm512_setzero_si512(),
+                                                        _mm512_set1_epi8((char)offset), a));
     return sum;
 }
 
-static float vec_dot_q8_0(int64_t n, const void *w, const void *a)
+static inline __m512i dot_i8(__m512i w, __m512i a)
 {
-    return dot_blocks(n, w, a, false);
+    __m512i sa = _mm512_mask_sub_epi8(a, _mm512_movepi8_mask(w), _mm512_setzero_si512(), a);
+    return _mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_abs_epi8(w), sa);
 }
 
-static float vec_dot_q4_0(int64_t n, const void *w, const void *a)
+/* The codebook's magnitudes for a byte shuffle, in every 128-bit lane; its
+ * values are negative exactly for the indices below 8. */
+static inline __m512i iq4nl_magnitudes(void)
 {
-    return dot_blocks(n, w, a, true);
+    const __m128i k = _mm_loadu_si128((const __m128i *)phi_iq4nl_values);
+    return _mm512_broadcast_i32x4(_mm_abs_epi8(k));
+}
+
+/* Codebook indices -> |value|, and the activations with the value's sign. */
+static inline __m512i iq4nl_lookup(__m512i idx, __m512i *a)
+{
+    __mmask64 negative = _mm512_cmplt_epu8_mask(idx, _mm512_set1_epi8(8));
+    *a = _mm512_mask_sub_epi8(*a, negative, _mm512_setzero_si512(), *a);
+    return _mm512_shuffle_epi8(iq4nl_magnitudes(), idx);
+}
+
+/* ---- blocks of 32 (scalar.c: dot_blocks32), two per 512-bit vector ---- */
+
+/* The weights of blocks x and x + w_bytes (the second only when `second`:
+ * its loads are masked off otherwise, so nothing past the row is read) as 64
+ * bytes in element order: Q8_0 signed, IQ4_NL codebook indices, the others
+ * unsigned (Q5's fifth bit from qh, a 32-bit mask per block). */
+static inline __m512i unpack_pair32(uint32_t type, const uint8_t *x, size_t w_bytes, bool second)
+{
+    const __mmask16 m2 = second ? 0xffff : 0;
+    if (type == PHI_DT_Q8_0) {
+        const size_t qs = offsetof(phi_block_q8_0, qs);
+        return join256(_mm256_loadu_si256((const __m256i *)(x + qs)),
+                       _mm256_maskz_loadu_epi8(second ? 0xffffffffu : 0, x + w_bytes + qs));
+    }
+    size_t qs = type == PHI_DT_Q4_1 ? offsetof(phi_block_q4_1, qs)
+              : type == PHI_DT_Q5_0 ? offsetof(phi_block_q5_0, qs)
+              : type == PHI_DT_Q5_1 ? offsetof(phi_block_q5_1, qs)
+                                    : offsetof(phi_block_q4_0, qs);
+    __m128i q0 = _mm_loadu_si128((const __m128i *)(x + qs));
+    __m256i q = _mm256_inserti128_si256(_mm256_castsi128_si256(q0),
+                                        _mm_maskz_loadu_epi8(m2, x + w_bytes + qs), 1);
+    /* lanes [q_i, q_i+1, q_i >> 4, q_i+1 >> 4] -> [low i, high i, low i+1, high i+1] */
+    __m512i z = join256(q, _mm256_srli_epi16(q, 4));
+    z = _mm512_shuffle_i64x2(z, z, _MM_SHUFFLE(3, 1, 2, 0));
+    z = _mm512_and_si512(z, _mm512_set1_epi8(0x0f));
+    if (type == PHI_DT_Q5_0 || type == PHI_DT_Q5_1) {
+        size_t qh = type == PHI_DT_Q5_0 ? offsetof(phi_block_q5_0, qh)
+                                        : offsetof(phi_block_q5_1, qh);
+        uint64_t bits = phi_load_u32(x + qh);
+        if (second)
+            bits |= (uint64_t)phi_load_u32(x + w_bytes + qh) << 32;
+        z = _mm512_mask_add_epi8(z, (__mmask64)bits, z, _mm512_set1_epi8(0x10));
+    }
+    return z;
+}
+
+/* Exact partial sums of two blocks against their 64 activations. */
+static inline __m512i dot_pair32(uint32_t type, __m512i w, __m512i a)
+{
+    switch (type) {
+    case PHI_DT_Q8_0: return dot_i8(w, a);
+    case PHI_DT_Q4_0: return dot_u8(w, a, 8);
+    case PHI_DT_Q5_0: return dot_u8(w, a, 16);
+    case PHI_DT_IQ4_NL: {
+        __m512i u = iq4nl_lookup(w, &a);
+        return dot_u8(u, a, 0);
+    }
+    default: return dot_u8(w, a, 0); /* Q4_1, Q5_1 */
+    }
+}
+
+/* acc + blocks x and x + w_bytes (the second only when `second`) against
+ * their activations: the exact partial sums times each block's d_w·d_a. */
+static inline __m512 add_pair32(uint32_t type, const uint8_t *x, const uint8_t *y, bool second,
+                                __m512i spread, __m512 acc, __m128 *offsets)
+{
+    const bool offset = phi_block32_has_offset(type);
+    const size_t w_bytes = phi_block32_bytes(type);
+    const size_t a_bytes = offset ? sizeof(phi_block_q8_1) : sizeof(phi_block_q8_0);
+    const size_t a_qs = offset ? offsetof(phi_block_q8_1, qs) : offsetof(phi_block_q8_0, qs);
+    __m512i av = join256(_mm256_loadu_si256((const __m256i *)(y + a_qs)),
+                         _mm256_maskz_loadu_epi8(second ? 0xffffffffu : 0, y + a_bytes + a_qs));
+    __m512i p = dot_pair32(type, unpack_pair32(type, x, w_bytes, second), av);
+    __m128 ds = pair_scales(x, w_bytes, y, a_bytes, second, offset);
+    if (offset)
+        *offsets = _mm_add_ps(*offsets, ds);
+    __m512 scale = _mm512_permutexvar_ps(spread, _mm512_castps128_ps512(ds));
+    return _mm512_fmadd_ps(scale, _mm512_cvtepi32_ps(p), acc);
+}
+
+/* Blocks i and i+1 per step: each block's 8 partial sums are scaled and
+ * accumulated per lane, so only the float summation order differs from the
+ * scalar twin; an odd last block goes alone with the upper half zero. The
+ * block scales are converted two blocks at a time; the offset types gather
+ * Σ m·s in lanes 1 and 3 of `offsets`. type is a constant at each call site. */
+static inline __attribute__((always_inline)) float dot_blocks32(int64_t n, const void *w,
+                                                                const void *a, uint32_t type)
+{
+    const bool offset = phi_block32_has_offset(type);
+    const size_t w_bytes = phi_block32_bytes(type);
+    const size_t a_bytes = offset ? sizeof(phi_block_q8_1) : sizeof(phi_block_q8_0);
+    /* lanes 0-7 take block i's scale, 8-15 block i+1's */
+    const __m512i spread = join256(_mm256_setzero_si256(), _mm256_set1_epi32(offset ? 2 : 1));
+    const uint8_t *x = w, *y = a;
+    int64_t nb = n / PHI_QK32, i = 0;
+    __m512 s0 = _mm512_setzero_ps(), s1 = s0;
+    __m128 offsets = _mm_setzero_ps();
+    for (; i + 4 <= nb; i += 4, x += 4 * w_bytes, y += 4 * a_bytes) {
+        s0 = add_pair32(type, x, y, true, spread, s0, &offsets);
+        s1 = add_pair32(type, x + 2 * w_bytes, y + 2 * a_bytes, true, spread, s1, &offsets);
+    }
+    for (; i < nb; i += 2, x += 2 * w_bytes, y += 2 * a_bytes)
+        s0 = add_pair32(type, x, y, i + 1 < nb, spread, s0, &offsets);
+    float sum = _mm512_reduce_add_ps(_mm512_add_ps(s0, s1));
+    if (offset)
+        sum += _mm_cvtss_f32(_mm_movehdup_ps(offsets)) +
+               _mm_cvtss_f32(_mm_movehdup_ps(_mm_movehl_ps(offsets, offsets)));
+    return sum;
+}
+
+#define BLOCKS32(T, name)                                                      \
+    static float vec_dot_##name(int64_t n, const void *w, const void *a)       \
+    {                                                                          \
+        return dot_blocks32(n, w, a, PHI_DT_##T);                              \
+    }
+PHI_BLOCK32_TYPES(BLOCKS32)
+#undef BLOCKS32
+
+/* ---- super-blocks of 256 against Q8_K (scalar.c: dot_superblocks) -----
+ * 64 elements per step: maddubs of the unsigned quants with the signed
+ * activations (pair sums below 2·63·127 < 2^15), then vpdpwssd multiplies
+ * each int16 pair sum by its group's scale and accumulates in int32: the
+ * exact Σ_g scale_g·Σ q·a. Offsets and mins come off through bsums; one
+ * float FMA per super-block. */
+
+/* The int16 group scales of a 64-element step: lane L (elements 2L, 2L+1)
+ * gets scales16[first + L / per], per = 16 / 8 lanes for 32 / 16-element
+ * groups. */
+static inline __m512i step_scales(__m512i scales16, int first, int per)
+{
+    const __m512i lane = _mm512_set_epi16(31, 30, 29, 28, 27, 26, 25, 24, 23, 22, 21, 20, 19, 18,
+                                          17, 16, 15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2,
+                                          1, 0);
+    __m512i idx = _mm512_add_epi16(_mm512_srli_epi16(lane, per == 16 ? 4 : 3),
+                                   _mm512_set1_epi16((short)first));
+    return _mm512_permutexvar_epi16(idx, scales16);
+}
+
+static inline __m512i scaled_dot(__m512i isum, __m512i u, const int8_t *a, __m512i scales)
+{
+    __m512i p16 = _mm512_maddubs_epi16(u, _mm512_loadu_si512(a));
+    return _mm512_dpwssd_epi32(isum, p16, scales);
+}
+
+static inline __m512i broadcast256(const void *p)
+{
+    return _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)p));
+}
+
+/* Per-byte bit masks: bit lo in the lower 32 bytes, bit hi in the upper. */
+static inline __m512i bit_pair(int lo, int hi)
+{
+    return join256(_mm256_set1_epi8((char)(1 << lo)), _mm256_set1_epi8((char)(1 << hi)));
+}
+
+static inline __m512 add_superblock(__m512 acc, float scale, __m512i isum)
+{
+    return _mm512_fmadd_ps(_mm512_set1_ps(scale), _mm512_cvtepi32_ps(isum), acc);
+}
+
+/* Q2_K and Q3_K: per half h the 32 bytes of qs, shifted by 0/2 and 4/6,
+ * give elements 128h + 0..63 and 64..127; groups of 16. */
+static inline __attribute__((always_inline)) float dot_q23_k(int64_t n, const void *w,
+                                                             const phi_block_q8_k *y, bool q3)
+{
+    const __m512i three = _mm512_set1_epi8(3);
+    const __m512i shift01 = join256(_mm256_set1_epi16(0), _mm256_set1_epi16(2));
+    const __m512i shift23 = join256(_mm256_set1_epi16(4), _mm256_set1_epi16(6));
+    __m512 acc = _mm512_setzero_ps();
+    __m256 acc_min = _mm256_setzero_ps();
+    for (int64_t i = 0; i < n / PHI_QK_K; i++, y++) {
+        const phi_block_q2_k *x2 = (const phi_block_q2_k *)w + i;
+        const phi_block_q3_k *x3 = (const phi_block_q3_k *)w + i;
+        __m256i bsums = _mm256_loadu_si256((const __m256i *)y->bsums);
+        __m256i sc16;
+        __m512i isum = _mm512_setzero_si512(), hmask = _mm512_setzero_si512();
+        if (q3) {
+            sc16 = q3k_scales(x3);
+            hmask = broadcast256(x3->hmask);
+            /* q = u - 4: Σ sc·(Σ u·a - 4·bsum) */
+            __m256i off = _mm256_slli_epi32(_mm256_madd_epi16(sc16, bsums), 2);
+            isum = _mm512_zextsi256_si512(_mm256_sub_epi32(_mm256_setzero_si256(), off));
+        } else {
+            __m256i mins;
+            q2k_scales_mins(x2, &sc16, &mins);
+            __m256i msum = _mm256_madd_epi16(mins, bsums);
+            acc_min = _mm256_fmadd_ps(_mm256_set1_ps(y->d * _cvtsh_ss(x2->dmin)),
+                                      _mm256_cvtepi32_ps(msum), acc_min);
+        }
+        __m512i scales = _mm512_castsi256_si512(sc16);
+        const uint8_t *qs = q3 ? x3->qs : x2->qs;
+#pragma GCC unroll 2
+        for (int h = 0; h < 2; h++) {
+            __m512i q = broadcast256(qs + 32 * h);
+            __m512i u01 = _mm512_and_si512(_mm512_srlv_epi16(q, shift01), three);
+            __m512i u23 = _mm512_and_si512(_mm512_srlv_epi16(q, shift23), three);
+            if (q3) {
+                __mmask64 h01 = _mm512_test_epi8_mask(hmask, bit_pair(4 * h, 4 * h + 1));
+                __mmask64 h23 = _mm512_test_epi8_mask(hmask, bit_pair(4 * h + 2, 4 * h + 3));
+                u01 = _mm512_mask_add_epi8(u01, h01, u01, _mm512_set1_epi8(4));
+                u23 = _mm512_mask_add_epi8(u23, h23, u23, _mm512_set1_epi8(4));
+            }
+            isum = scaled_dot(isum, u01, y->qs + 128 * h, step_scales(scales, 8 * h, 8));
+            isum = scaled_dot(isum, u23, y->qs + 128 * h + 64, step_scales(scales, 8 * h + 4, 8));
+        }
+        acc = add_superblock(acc, y->d * _cvtsh_ss(q3 ? x3->d : x2->d), isum);
+    }
+    return _mm512_reduce_add_ps(_mm512_sub_ps(acc, _mm512_castps256_ps512(acc_min)));
+}
+
+/* Q4_K and Q5_K: 64 bytes of qs (chunks c, c+1) split into nibbles and
+ * regrouped so each vector is one chunk in element order (sub-blocks 2c,
+ * 2c+1); Q5_K adds bit 2c / 2c+1 of qh as 16. */
+static inline __attribute__((always_inline)) float dot_q45_k(int64_t n, const void *w,
+                                                             const phi_block_q8_k *y, bool q5)
+{
+    const __m512i low4 = _mm512_set1_epi8(0x0f);
+    __m512 acc = _mm512_setzero_ps();
+    __m128 acc_min = _mm_setzero_ps();
+    for (int64_t i = 0; i < n / PHI_QK_K; i++, y++) {
+        q45k_block b = q45k_at(w, i, y, q5, &acc_min);
+        __m512i scales = _mm512_castsi256_si512(b.scales);
+        __m512i qh = q5 ? broadcast256(b.qh) : _mm512_setzero_si512();
+        __m512i isum = _mm512_setzero_si512();
+#pragma GCC unroll 2
+        for (int c = 0; c < 4; c += 2) {
+            __m512i q = _mm512_loadu_si512(b.qs + 32 * c);
+            __m512i lo = _mm512_and_si512(q, low4);
+            __m512i hi = _mm512_and_si512(_mm512_srli_epi16(q, 4), low4);
+            __m512i u0 = _mm512_shuffle_i64x2(lo, hi, _MM_SHUFFLE(1, 0, 1, 0));
+            __m512i u1 = _mm512_shuffle_i64x2(lo, hi, _MM_SHUFFLE(3, 2, 3, 2));
+            if (q5) {
+                __mmask64 b0 = _mm512_test_epi8_mask(qh, bit_pair(2 * c, 2 * c + 1));
+                __mmask64 b1 = _mm512_test_epi8_mask(qh, bit_pair(2 * c + 2, 2 * c + 3));
+                u0 = _mm512_mask_add_epi8(u0, b0, u0, _mm512_set1_epi8(16));
+                u1 = _mm512_mask_add_epi8(u1, b1, u1, _mm512_set1_epi8(16));
+            }
+            isum = scaled_dot(isum, u0, y->qs + 64 * c, step_scales(scales, 2 * c, 16));
+            isum = scaled_dot(isum, u1, y->qs + 64 * c + 64, step_scales(scales, 2 * c + 2, 16));
+        }
+        acc = add_superblock(acc, y->d * b.d, isum);
+    }
+    return _mm512_reduce_add_ps(acc) - hsum128_ps(acc_min);
+}
+
+PHI_X86_K_ENTRIES
+
+/* Q6_K: per half, the 64 bytes of ql give groups 0-1 (low nibbles) and 2-3
+ * (high nibbles) in element order; qh's 2-bit fields (bits 0-1 / 2-3 for
+ * groups 0 / 1, 4-5 / 6-7 for 2 / 3) are shifted into bits 4-5. q = u - 32:
+ * Σ sc·(Σ u·a - 32·bsum). */
+static float vec_dot_q6_k(int64_t n, const void *w, const void *a)
+{
+    const phi_block_q6_k *x = w;
+    const phi_block_q8_k *y = a;
+    const __m512i low4 = _mm512_set1_epi8(0x0f), bits45 = _mm512_set1_epi8(0x30);
+    const __m512i shl01 = join256(_mm256_set1_epi16(4), _mm256_set1_epi16(2));
+    const __m512i shr23 = join256(_mm256_set1_epi16(0), _mm256_set1_epi16(2));
+    __m512 acc = _mm512_setzero_ps();
+    for (int64_t i = 0; i < n / PHI_QK_K; i++, x++, y++) {
+        __m256i sc16 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)x->scales));
+        __m256i bsums = _mm256_loadu_si256((const __m256i *)y->bsums);
+        __m256i off = _mm256_slli_epi32(_mm256_madd_epi16(sc16, bsums), 5);
+        __m512i isum = _mm512_zextsi256_si512(_mm256_sub_epi32(_mm256_setzero_si256(), off));
+        __m512i scales = _mm512_castsi256_si512(sc16);
+#pragma GCC unroll 2
+        for (int h = 0; h < 2; h++) {
+            __m512i q = _mm512_loadu_si512(x->ql + 64 * h);
+            __m512i qh = broadcast256(x->qh + 32 * h);
+            __m512i u01 = _mm512_or_si512(_mm512_and_si512(q, low4),
+                                          _mm512_and_si512(_mm512_sllv_epi16(qh, shl01), bits45));
+            __m512i u23 = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(q, 4), low4),
+                                          _mm512_and_si512(_mm512_srlv_epi16(qh, shr23), bits45));
+            isum = scaled_dot(isum, u01, y->qs + 128 * h, step_scales(scales, 8 * h, 8));
+            isum = scaled_dot(isum, u23, y->qs + 128 * h + 64, step_scales(scales, 8 * h + 4, 8));
+        }
+        acc = add_superblock(acc, y->d * _cvtsh_ss(x->d), isum);
+    }
+    return _mm512_reduce_add_ps(acc);
+}
+
+/* IQ4_XS: 64 bytes of qs are four sub-blocks; their nibbles regrouped so
+ * each vector is two sub-blocks in element order, looked up as magnitudes
+ * with the sign moved onto the activations, then the sub-block scales
+ * (-32..31) by vpdpwssd. */
+static float vec_dot_iq4_xs(int64_t n, const void *w, const void *a)
+{
+    const phi_block_iq4_xs *x = w;
+    const phi_block_q8_k *y = a;
+    const __m512i low4 = _mm512_set1_epi8(0x0f);
+    const __m512i first = _mm512_set_epi64(11, 10, 3, 2, 9, 8, 1, 0);
+    const __m512i second = _mm512_set_epi64(15, 14, 7, 6, 13, 12, 5, 4);
+    __m512 acc = _mm512_setzero_ps();
+    for (int64_t i = 0; i < n / PHI_QK_K; i++, x++, y++) {
+        __m512i scales = _mm512_castsi128_si512(iq4xs_scales(x));
+        __m512i isum = _mm512_setzero_si512();
+#pragma GCC unroll 2
+        for (int half = 0; half < 2; half++) {
+            __m512i q = _mm512_loadu_si512(x->qs + 64 * half);
+            __m512i lo = _mm512_and_si512(q, low4);
+            __m512i hi = _mm512_and_si512(_mm512_srli_epi16(q, 4), low4);
+            __m512i idx[2] = {_mm512_permutex2var_epi64(lo, first, hi),
+                              _mm512_permutex2var_epi64(lo, second, hi)};
+            for (int p = 0; p < 2; p++) {
+                const int8_t *ap = y->qs + 128 * half + 64 * p;
+                __m512i av = _mm512_loadu_si512(ap);
+                __m512i u = iq4nl_lookup(idx[p], &av);
+                __m512i p16 = _mm512_maddubs_epi16(u, av);
+                isum = _mm512_dpwssd_epi32(isum, p16, step_scales(scales, 4 * half + 2 * p, 16));
+            }
+        }
+        acc = add_superblock(acc, y->d * _cvtsh_ss(x->d), isum);
+    }
+    return _mm512_reduce_add_ps(acc);
+}
+
+/* ---- activation converters (scalar.c: quantize_block) ----------------- */
+
+/* x * inv as the scalar twin rounds it: NaN to 0, clamped to ±127, roundf
+ * (ties away from zero: truncate, then step away from zero when the exact
+ * dropped fraction is at least one half). */
+static inline __m512i quantize16(const float *x, __m512 inv)
+{
+    __m512 v = _mm512_mul_ps(_mm512_loadu_ps(x), inv);
+    v = _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(v, v, _CMP_ORD_Q), v);
+    v = _mm512_min_ps(_mm512_max_ps(v, _mm512_set1_ps(-127.0f)), _mm512_set1_ps(127.0f));
+    __m512 t = _mm512_roundscale_ps(v, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
+    __mmask16 up = _mm512_cmp_ps_mask(_mm512_abs_ps(_mm512_sub_ps(v, t)), _mm512_set1_ps(0.5f),
+                                      _CMP_GE_OQ);
+    __mmask16 negative = _mm512_cmp_ps_mask(v, _mm512_setzero_ps(), _CMP_LT_OQ);
+    t = _mm512_mask_add_ps(t, up & ~negative, t, _mm512_set1_ps(1.0f));
+    t = _mm512_mask_sub_ps(t, up & negative, t, _mm512_set1_ps(1.0f));
+    return _mm512_cvttps_epi32(t);
+}
+
+/* The largest |x| of n floats (n a multiple of 16) with NaNs left out (max
+ * returns its second operand for a NaN first one), and whether there was a
+ * NaN; order-independent, so the scalar loop's value. */
+static inline float amax_of(const float *x, int n, bool *has_nan)
+{
+    __m512 m = _mm512_setzero_ps();
+    __mmask16 nan = 0;
+    for (int j = 0; j < n; j += 16) {
+        __m512 v = _mm512_loadu_ps(x + j);
+        m = _mm512_max_ps(_mm512_abs_ps(v), m);
+        nan |= _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q);
+    }
+    *has_nan = nan != 0;
+    return _mm512_reduce_max_ps(m);
+}
+
+/* n (16 or more, a multiple of 16) activations to int8; sums[g] = Σ of
+ * each 16. */
+static inline void quantize_run(const float *x, int n, float inv, int8_t *q, int32_t *sums)
+{
+    __m512 vinv = _mm512_set1_ps(inv);
+    for (int j = 0; j < n; j += 16) {
+        __m512i v = quantize16(x + j, vinv);
+        _mm_storeu_si128((__m128i *)(q + j), _mm512_cvtepi32_epi8(v));
+        sums[j / 16] = _mm512_reduce_add_epi32(v);
+    }
+}
+
+/* Q8_0, and Q8_1 (with_sum) which adds s = d·Σq after d; with_sum is a
+ * constant at each call site. */
+static inline void quantize_blocks32(const float *x, void *out, int64_t n, bool with_sum)
+{
+    const size_t bytes = with_sum ? sizeof(phi_block_q8_1) : sizeof(phi_block_q8_0);
+    const size_t qs = with_sum ? offsetof(phi_block_q8_1, qs) : offsetof(phi_block_q8_0, qs);
+    uint8_t *b = out;
+    int32_t sums[2];
+    for (int64_t i = 0; i < n / PHI_QK32; i++, x += PHI_QK32, b += bytes) {
+        bool has_nan;
+        float amax = amax_of(x, PHI_QK32, &has_nan), inv;
+        float d = phi_q8_scale(amax, has_nan, &inv);
+        quantize_run(x, PHI_QK32, inv, (int8_t *)(b + qs), sums);
+        uint16_t h[2] = {_cvtss_sh(d, _MM_FROUND_TO_NEAREST_INT),
+                         _cvtss_sh(d * (float)(sums[0] + sums[1]), _MM_FROUND_TO_NEAREST_INT)};
+        memcpy(b, h, with_sum ? 4 : 2);
+    }
+}
+
+static void quantize_q8_0(const float *x, void *out, int64_t n)
+{
+    quantize_blocks32(x, out, n, false);
+}
+
+static void quantize_q8_1(const float *x, void *out, int64_t n)
+{
+    quantize_blocks32(x, out, n, true);
+}
+
+/* Sums of each 16 of the 64 int8 at q, as int32 lanes 0, 4, 8, 12. */
+static inline __m512i sums16(const int8_t *q)
+{
+    __m512i s = _mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_set1_epi8(1),
+                                    _mm512_loadu_si512(q));
+    s = _mm512_add_epi32(s, _mm512_srli_epi64(s, 32));
+    return _mm512_add_epi32(s, _mm512_bsrli_epi128(s, 8));
+}
+
+static void quantize_q8_k(const float *x, void *out, int64_t n)
+{
+    phi_block_q8_k *b = out;
+    for (int64_t i = 0; i < n / PHI_QK_K; i++, x += PHI_QK_K) {
+        bool has_nan;
+        float amax = amax_of(x, PHI_QK_K, &has_nan), inv;
+        b[i].d = phi_q8_scale(amax, has_nan, &inv);
+        __m512 vinv = _mm512_set1_ps(inv);
+        for (int j = 0; j < PHI_QK_K; j += 16)
+            _mm_storeu_si128((__m128i *)(b[i].qs + j),
+                             _mm512_cvtepi32_epi8(quantize16(x + j, vinv)));
+        /* the 16-element sums from the stored bytes, four per 64; |bsum| <=
+         * 16 * 127, so the narrowing to int16 is exact */
+        const __mmask16 every4 = 0x1111;
+        __m512i all = _mm512_setzero_si512();
+        for (int k = 0; k < 4; k++) {
+            __m512i four = _mm512_maskz_compress_epi32(every4, sums16(b[i].qs + 64 * k));
+            all = _mm512_mask_expand_epi32(all, (__mmask16)(0xf << (4 * k)), four);
+        }
+        _mm256_storeu_si256((__m256i *)b[i].bsums, _mm512_cvtepi32_epi16(all));
+    }
 }
 
 /* ---- float vector helpers -------------------------------------------- */
@@ -317,11 +670,17 @@ void phi_kernels_init_avx512(phi_kernels *k)
     k->name = "avx512";
     k->level = PHI_KERNEL_AVX512;
 
+    k->quantize_act[PHI_DT_Q8_0] = quantize_q8_0;
+    k->quantize_act[PHI_DT_Q8_1] = quantize_q8_1;
+    k->quantize_act[PHI_DT_Q8_K] = quantize_q8_k;
+
     k->vec_dot[PHI_DT_F32] = vec_dot_f32;
     k->vec_dot[PHI_DT_F16] = vec_dot_f16;
     k->vec_dot[PHI_DT_BF16] = vec_dot_bf16;
-    k->vec_dot[PHI_DT_Q8_0] = vec_dot_q8_0;
-    k->vec_dot[PHI_DT_Q4_0] = vec_dot_q4_0;
+#define SET_DOT(T, name) k->vec_dot[PHI_DT_##T] = vec_dot_##name;
+    PHI_BLOCK32_TYPES(SET_DOT)
+    PHI_SUPERBLOCK_TYPES(SET_DOT)
+#undef SET_DOT
 
     k->dot_f32 = dot_f32;
     k->axpy_f32 = axpy_f32;

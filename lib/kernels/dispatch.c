@@ -22,8 +22,13 @@ int phi_act_dtype(uint32_t w)
     switch (w) {
     case PHI_DT_F32: case PHI_DT_F16: case PHI_DT_BF16:
         return PHI_DT_F32;
-    case PHI_DT_Q4_0: case PHI_DT_Q8_0:
+    case PHI_DT_Q4_0: case PHI_DT_Q5_0: case PHI_DT_Q8_0: case PHI_DT_IQ4_NL:
         return PHI_DT_Q8_0;
+    case PHI_DT_Q4_1: case PHI_DT_Q5_1: /* their offset m needs the block sums */
+        return PHI_DT_Q8_1;
+    case PHI_DT_Q2_K: case PHI_DT_Q3_K: case PHI_DT_Q4_K: case PHI_DT_Q5_K: case PHI_DT_Q6_K:
+    case PHI_DT_IQ4_XS:
+        return PHI_DT_Q8_K;
     default:
         return -1;
     }

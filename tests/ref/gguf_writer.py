@@ -9,9 +9,14 @@ Numpy arrays use the PyTorch/row-major convention: a matrix of shape [rows, cols
 stored with GGUF dims [cols, rows] (ne0 = cols is the fastest-varying dimension, and
 quantization blocks run along it).
 """
+import os
 import struct
+import sys
 
 import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import quants  # noqa: E402
 
 GGUF_MAGIC = b"GGUF"
 GGUF_VERSION = 3
@@ -27,9 +32,15 @@ _SCALAR_FMT = {
 
 # tensor types (ggml_type codes, section 2) and their block geometry
 F32, F16, Q4_0, Q8_0, BF16 = 0, 1, 2, 8, 30
-TYPE_NAMES = {"f32": F32, "f16": F16, "bf16": BF16, "q8_0": Q8_0, "q4_0": Q4_0}
+Q4_1, Q5_0, Q5_1, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K, IQ4_NL, IQ4_XS = 3, 6, 7, 10, 11, 12, 13, 14, 20, 23
+TYPE_NAMES = {"f32": F32, "f16": F16, "bf16": BF16, "q8_0": Q8_0, "q4_0": Q4_0,
+              "q4_1": Q4_1, "q5_0": Q5_0, "q5_1": Q5_1, "q2_k": Q2_K, "q3_k": Q3_K,
+              "q4_k": Q4_K, "q5_k": Q5_K, "q6_k": Q6_K, "iq4_nl": IQ4_NL, "iq4_xs": IQ4_XS}
 BLOCK_SIZE = {F32: 1, F16: 1, BF16: 1, Q8_0: 32, Q4_0: 32}
 TYPE_SIZE = {F32: 4, F16: 2, BF16: 2, Q8_0: 34, Q4_0: 18}
+for _name in quants.SIZES:
+    BLOCK_SIZE[TYPE_NAMES[_name]] = quants.ELEMENTS[_name]
+    TYPE_SIZE[TYPE_NAMES[_name]] = quants.SIZES[_name]
 QK = 32
 
 # numpy views of one quant block: fp16 scale first, then the quants, no padding
@@ -46,11 +57,11 @@ def align_up(x, a):
 # encoders / decoders.  Encoders take float values (any float dtype), decoders return
 # float64 arrays of the given shape.
 
-def _blocks(x):
+def _blocks(x, qk=QK):
     x = np.asarray(x, dtype=np.float32)
-    if x.size % QK != 0 or (x.ndim > 0 and x.shape[-1] % QK != 0):
-        raise ValueError(f"row length {x.shape[-1] if x.ndim else 1} is not a multiple of {QK}")
-    return x.reshape(-1, QK)
+    if x.size % qk != 0 or (x.ndim > 0 and x.shape[-1] % qk != 0):
+        raise ValueError(f"row length {x.shape[-1] if x.ndim else 1} is not a multiple of {qk}")
+    return x.reshape(-1, qk)
 
 
 def encode_f32(x):
@@ -147,6 +158,21 @@ ENCODERS = {F32: encode_f32, F16: encode_f16, BF16: encode_bf16, Q8_0: encode_q8
 DECODERS = {F32: decode_f32, F16: decode_f16, BF16: decode_bf16, Q8_0: decode_q8_0, Q4_0: decode_q4_0}
 
 
+def _block_codec(name):
+    qk = quants.ELEMENTS[name]
+
+    def encode(x):
+        return quants.encode_blocks(name, _blocks(x, qk))
+
+    def decode(buf, shape):
+        return quants.decode_blocks(name, buf).reshape(shape)
+    return encode, decode
+
+
+for _name in quants.SIZES:
+    ENCODERS[TYPE_NAMES[_name]], DECODERS[TYPE_NAMES[_name]] = _block_codec(_name)
+
+
 def encode(ttype, x):
     return ENCODERS[ttype](x)
 
@@ -220,15 +246,19 @@ class GGUFWriter:
     def add_tensor(self, name, x, ttype):
         """x: numpy array in row-major order ([rows, cols] for a matrix)."""
         x = np.asarray(x)
+        data = encode(ttype, x)
+        assert len(data) == nbytes(ttype, x.shape)
+        self.add_raw_tensor(name, x.shape, ttype, data)
+
+    def add_raw_tensor(self, name, shape, ttype, data):
+        """A tensor given as its bytes, of any type code (for types with no encoder)."""
         if len(name.encode()) >= 64:
             raise ValueError(f"tensor name too long: {name}")
         if any(t[0] == name for t in self.tensors):
             raise ValueError(f"duplicate tensor {name}")
-        if not 1 <= x.ndim <= 4:
+        if not 1 <= len(shape) <= 4:
             raise ValueError("tensors have 1..4 dims")
-        data = encode(ttype, x)
-        assert len(data) == nbytes(ttype, x.shape)
-        self.tensors.append((name, tuple(reversed(x.shape)), ttype, data))
+        self.tensors.append((name, tuple(reversed(shape)), ttype, bytes(data)))
 
     def to_bytes(self):
         out = bytearray()

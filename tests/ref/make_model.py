@@ -8,7 +8,9 @@ name as float64, *decoded from the bytes written to the file* (so quantized matr
 their dequantized values), plus 'hparams' and 'tokenizer' (JSON strings).
 
 Shapes mirror the real files (docs/phi4-family.md 4.1, docs/gguf-and-quants.md 4.2): 1-D
-tensors (norms, rope factors) are always F32, every matrix uses the chosen type.
+tensors (norms, rope factors) are always F32, every matrix uses the chosen type (per tensor
+for "mixed" and "q4_k_m"; K-quants fall back as llama.cpp does where rows are not a multiple
+of 256: see tensor_type).
 """
 import argparse
 import json
@@ -44,21 +46,59 @@ CONFIGS = {
         n_rot=12, freq_base=10000.0, context_length=128, orig_ctx=128, write_orig_ctx=False,
         tied=False, longrope=False, sliding_window=None, alignment=64,
         tokenizer="phi4", n_merges=37, qk_gain=1.0),
+    # every matrix row a multiple of 256 (n_embd, n_head*head_dim, n_ff), so the K-quants
+    # and IQ4_XS apply without fallbacks; untied output, GQA 2:1, partial rotary
+    "k-like": dict(
+        n_vocab=320, n_embd=256, n_ff=256, n_layer=2, n_head=4, n_head_kv=2, head_dim=64,
+        n_rot=48, freq_base=10000.0, context_length=512, orig_ctx=512, write_orig_ctx=True,
+        tied=False, longrope=False, sliding_window=0, alignment=None,
+        tokenizer="phi4", n_merges=60, qk_gain=1.0),
 }
 
-TYPES = ["f32", "f16", "bf16", "q8_0", "q4_0", "mixed"]
+K_TYPES = ["q2_k", "q3_k", "q4_k", "q5_k", "q6_k", "iq4_xs"]
+LEGACY_QUANTS = ["q8_0", "q4_0", "q4_1", "q5_0", "q5_1", "iq4_nl"]
+TYPES = ["f32", "f16", "bf16"] + LEGACY_QUANTS + K_TYPES + ["mixed", "q4_k_m"]
 # "mixed": per-tensor types differ the way real files' do (kept-precise embeddings and a
 # first layer in F16, the other layers quantized), so the engine cannot size anything
 # from one tensor's type.
 MIXED = {"embeddings": "f16", "first layer": "f16", "other layers": "q8_0"}
+# "q4_k_m": llama.cpp's Q4_K_M rule for the phi3 layout (fused attn_qkv, so no attn_v
+# tensor): output.weight (token_embd.weight when tied) Q6_K, attn_qkv Q5_K, ffn_down Q6_K
+# in the layers use_more_bits() picks, every other matrix Q4_K.
+Q4_K_M_TYPES = ["q4_k", "q5_k", "q6_k"]
+# llama.cpp's fallback when a row length is not a multiple of 256 (and F16 beyond it,
+# which this generator refuses instead: such a model would not test the type asked for)
+K_FALLBACK = {"q2_k": "iq4_nl", "q3_k": "iq4_nl", "iq4_xs": "iq4_nl", "q4_k": "q5_0",
+              "q5_k": "q5_1", "q6_k": "q8_0"}
 # general.file_type (llama_ftype): informational only
-FILE_TYPE = {"f32": 0, "f16": 1, "q4_0": 2, "q8_0": 7, "bf16": 32, "mixed": 7}
+FILE_TYPE = {"f32": 0, "f16": 1, "q4_0": 2, "q4_1": 3, "q8_0": 7, "q5_0": 8, "q5_1": 9,
+             "q2_k": 10, "q3_k": 11, "q4_k": 14, "q4_k_m": 15, "q5_k": 16, "q6_k": 18,
+             "iq4_nl": 25, "iq4_xs": 30, "bf16": 32, "mixed": 7}
 EPS = 1e-5
 
 
 def is_quantized(ttype):
     """Whether the file holds block-quantized tensors (and so quantization_version)."""
-    return ttype.startswith("q") or ttype == "mixed"
+    return ttype not in ("f32", "f16", "bf16")
+
+
+def use_more_bits(i_layer, n_layer):
+    """llama.cpp's choice of the layers that get more bits (first and last eighth, and
+    every third layer in between)."""
+    return i_layer < n_layer // 8 or i_layer >= 7 * n_layer // 8 or \
+        (i_layer - n_layer // 8) % 3 == 2
+
+
+def fitting_type(ttype, ne0):
+    """ttype, or its llama.cpp fallback when rows of ne0 elements cannot hold its blocks."""
+    block = gw.BLOCK_SIZE[gw.TYPE_NAMES[ttype]]
+    if ne0 % block and ttype in K_FALLBACK:
+        ttype = K_FALLBACK[ttype]
+        block = gw.BLOCK_SIZE[gw.TYPE_NAMES[ttype]]
+    if ne0 % block:
+        raise ValueError(f"a row length of {ne0}, not a multiple of {block}: type {ttype} is "
+                         f"impossible (use f32, f16 or bf16)")
+    return ttype
 
 
 def hparams_of(name, ttype):
@@ -78,12 +118,13 @@ def check_type(name, ttype):
     if ttype not in TYPES:
         raise ValueError(f"unknown type {ttype!r}; choose from {TYPES}")
     c = CONFIGS[name]
-    block = max(gw.BLOCK_SIZE[gw.TYPE_NAMES[t]] for t in
-                (MIXED.values() if ttype == "mixed" else [ttype]))
+    kinds = {"mixed": MIXED.values(), "q4_k_m": Q4_K_M_TYPES}.get(ttype, [ttype])
     for ne0 in (c["n_embd"], c["n_head"] * c["head_dim"], c["n_ff"]):
-        if ne0 % block:
-            raise ValueError(f"config {name!r} has a row length of {ne0}, not a multiple of "
-                             f"{block}: type {ttype} is impossible (use f32, f16 or bf16)")
+        for t in kinds:
+            try:
+                fitting_type(t, ne0)
+            except ValueError as e:
+                raise ValueError(f"config {name!r} has {e}") from None
 
 
 # ----------------------------------------------------------------------------------------
@@ -266,7 +307,8 @@ def random_weights(hp, rng):
     return w
 
 
-def tensor_type(name, x, ttype):
+def tensor_type(name, x, ttype, hparams):
+    """The GGUF type code tensor `name` (values x) gets in a model of type ttype."""
     if x.ndim != 2:
         return gw.F32
     if ttype == "mixed":
@@ -276,12 +318,26 @@ def tensor_type(name, x, ttype):
             ttype = MIXED["first layer"]
         else:
             ttype = MIXED["other layers"]
-    return gw.TYPE_NAMES[ttype]
+    elif ttype == "q4_k_m":
+        layer = int(name.split(".")[1]) if name.startswith("blk.") else -1
+        if name == "output.weight" or (name == "token_embd.weight" and hparams["tied"]):
+            ttype = "q6_k"
+        elif name.endswith("attn_qkv.weight"):
+            ttype = "q5_k"
+        elif name.endswith("ffn_down.weight") and use_more_bits(layer, hparams["n_layer"]):
+            ttype = "q6_k"
+        else:
+            ttype = "q4_k"
+    return gw.TYPE_NAMES[fitting_type(ttype, x.shape[-1])]
 
 
-def make_model(config, ttype, out_dir, seed=0, chat_template=None, vocab=None):
+def make_model(config, ttype, out_dir, seed=0, chat_template=None, vocab=None, raw=None):
     """Write out_dir/model.gguf and out_dir/weights.npz; return (weights, hparams, tokenizer)
-    where weights are the decoded (what-a-reader-sees) float64 values."""
+    where weights are the decoded (what-a-reader-sees) float64 values.
+
+    raw: {tensor name: (type code, elements per block, bytes per block)} stores those
+    tensors as random bytes of that type instead (types the library must refuse; the
+    reference weights then keep the float values)."""
     if config not in CONFIGS:
         raise ValueError(f"unknown config {config!r}; choose from {sorted(CONFIGS)}")
     check_type(config, ttype)
@@ -337,7 +393,13 @@ def make_model(config, ttype, out_dir, seed=0, chat_template=None, vocab=None):
 
     weights = {}
     for name, x in master.items():
-        t = tensor_type(name, x, ttype)
+        if raw and name in raw:
+            code, block, block_bytes = raw[name]
+            data = rng.integers(0, 256, x.size // block * block_bytes, dtype=np.uint8)
+            w.add_raw_tensor(name, x.shape, code, data.tobytes())
+            weights[name] = x
+            continue
+        t = tensor_type(name, x, ttype, hp)
         w.add_tensor(name, x, t)
         weights[name] = gw.roundtrip(t, x)      # exactly what the file holds
 

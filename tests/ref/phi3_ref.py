@@ -83,8 +83,9 @@ def forward(weights, hparams, tokens, factor_set="short", act_quant=None, dtype=
             kv_type="f32"):
     """Logits [len(tokens), n_vocab] for the sequence at positions 0..T-1.
 
-    act_quant: optional function applied to the input of every weight matmul (used only to
-    simulate the C side's Q8_0 activation quantization when deriving tolerances).
+    act_quant: optional function (a, weight name) -> a' applied to the input of every weight
+    matmul (used only to simulate the C side's activation quantization when deriving
+    tolerances).
     dtype: float64 for the reference; float32 to estimate float32 rounding effects.
     kv_type: what the KV cache stores.  "f16" rounds K (after RoPE) and V to float16 (round
     to nearest even) before attention, as a cache of halves does; "f32" keeps them."""
@@ -92,10 +93,10 @@ def forward(weights, hparams, tokens, factor_set="short", act_quant=None, dtype=
         raise ValueError(f"kv_type must be one of {KV_TYPES}, not {kv_type!r}")
     hp = hparams
     W = {name: np.asarray(w, dtype=dtype) for name, w in weights.items()}
-    aq = act_quant if act_quant is not None else (lambda a: a)
+    aq = act_quant if act_quant is not None else (lambda a, name: a)
 
     def linear(a, name):                                   # a: [T, in], W[name]: [out, in]
-        return (aq(a) @ W[name].T).astype(dtype)
+        return (aq(a, name) @ W[name].T).astype(dtype)
 
     n_embd, n_head, n_kv, D = hp["n_embd"], hp["n_head"], hp["n_head_kv"], hp["head_dim"]
     eps = hp["eps"]

@@ -18,6 +18,7 @@ import check_logits  # noqa: E402
 import fake_driver  # noqa: E402
 import gguf_writer as gw  # noqa: E402
 import make_model  # noqa: E402
+import quants  # noqa: E402
 import phi3_ref  # noqa: E402
 
 PY = "/usr/bin/python3"
@@ -100,17 +101,18 @@ def meta_value(meta, key):
 RNG = np.random.default_rng(1234)
 
 
-def rows(n_rows=7, n=64, scale=1.0):
-    x = RNG.standard_normal((n_rows, n)) * scale
+def rows(n_rows=7, n=64, scale=1.0, rng=RNG):
+    x = rng.standard_normal((n_rows, n)) * scale
     x[0] = 0.0                                   # an all-zero block must survive
-    x[1, :32] = 1e-3 * RNG.standard_normal(32)   # tiny scales
+    x[1, :32] = 1e-3 * rng.standard_normal(32)   # tiny scales
     return x
 
 
-@pytest.mark.parametrize("name", ["f32", "f16", "bf16", "q8_0", "q4_0"])
+@pytest.mark.parametrize("name", list(gw.TYPE_NAMES))
 def test_roundtrip_shape_and_size(name):
     t = gw.TYPE_NAMES[name]
-    x = rows()
+    x = rows(n=256 if gw.BLOCK_SIZE[t] == 256 else 64,
+             rng=RNG if name in ("f32", "f16", "bf16", "q8_0", "q4_0") else np.random.default_rng(5))
     buf = gw.encode(t, x)
     assert len(buf) == gw.nbytes(t, x.shape)
     y = gw.decode(t, buf, x.shape)
@@ -203,6 +205,63 @@ def test_decode_hand_made_bytes():
     assert y[0] == 192.0 and y[1] == -4.5
 
 
+# bound on |x - decoded| per block type, in units of the block's (or sub-block's) largest
+# |x|: about half a quantization step plus the fp16 and sub-scale roundings.  The plain
+# round-to-nearest encoders of quants.py stay inside; a decoder reading the wrong bits
+# would not.
+ROUNDTRIP_BOUND = {"q4_1": 0.1, "q5_0": 0.07, "q5_1": 0.05, "iq4_nl": 0.15, "q2_k": 0.5,
+                   "q3_k": 0.3, "q4_k": 0.12, "q5_k": 0.06, "q6_k": 0.04, "iq4_xs": 0.2}
+
+
+@pytest.mark.parametrize("name", list(ROUNDTRIP_BOUND))
+def test_new_codecs_roundtrip_error(name):
+    t = gw.TYPE_NAMES[name]
+    rng = np.random.default_rng(11)
+    x = rng.standard_normal((16, 512)) * np.exp(rng.uniform(-3, 3, (16, 1)))
+    y = gw.roundtrip(t, x)
+    block = gw.BLOCK_SIZE[t]
+    amax = np.abs(x.reshape(-1, block)).max(axis=1, keepdims=True)
+    err = np.abs(x - y).reshape(-1, block) / amax
+    assert err.max() <= ROUNDTRIP_BOUND[name], err.max()
+    assert np.corrcoef(x.ravel(), y.ravel())[0, 1] > 0.9
+
+
+def test_k_scale_packing_by_hand():
+    # Q4_K: scales 0-3 / mins 0-3 in the low 6 bits of bytes 0-7; entry 4 of each keeps its
+    # low nibble in byte 8 and bits 4-5 in the top bits of bytes 0 (scale) and 4 (min)
+    b = np.zeros((1, 12), dtype=np.uint8)
+    b[0, 0], b[0, 4], b[0, 8] = 5 | (2 << 6), 7 | (1 << 6), 0x3 | (0x9 << 4)
+    sc, m = quants.k4_scales(b)
+    assert list(sc[0]) == [5, 0, 0, 0, 0x23, 0, 0, 0] and list(m[0]) == [7, 0, 0, 0, 0x19, 0, 0, 0]
+    assert np.array_equal(quants.k4_scale_bytes(sc, m), b)
+    # Q3_K: scale 9 = high nibble of byte 1 with bits 4-5 from byte 9, bits 4-5; stored +32
+    b = np.zeros((1, 12), dtype=np.uint8)
+    b[0, 1], b[0, 9] = 0xA0, 0x3 << 4
+    s = quants.k3_scales(b)[0]
+    assert s[9] == 0x3A - 32 and all(s[i] == -32 for i in range(16) if i != 9)
+    assert np.array_equal(quants.k3_scale_bytes(s[None]), b)
+
+
+def test_q4_k_m_rule_and_fallbacks(models):
+    names = {code: name for name, code in gw.TYPE_NAMES.items()}
+    for config, want in (("k-like", {"output.weight": "q6_k", "token_embd.weight": "q4_k",
+                                     "blk.0.attn_qkv.weight": "q5_k",
+                                     "blk.0.ffn_down.weight": "q4_k",
+                                     "blk.1.ffn_down.weight": "q6_k",   # use_more_bits(1, 2)
+                                     "blk.1.ffn_up.weight": "q4_k",
+                                     "blk.0.attn_output.weight": "q4_k"}),
+                         # rows of 192: Q4_K -> Q5_0, Q5_K -> Q5_1, Q6_K -> Q8_0 (llama.cpp);
+                         # tied, so token_embd takes the output rule
+                         ("mini-like", {"token_embd.weight": "q8_0",
+                                        "blk.0.attn_qkv.weight": "q5_1",
+                                        "blk.1.ffn_down.weight": "q8_0",
+                                        "blk.0.ffn_down.weight": "q5_0",
+                                        "blk.0.ffn_up.weight": "q5_0"})):
+        _, w, hp, _ = models(config, "q4_k_m")
+        for name, t in want.items():
+            assert names[make_model.tensor_type(name, w[name], "q4_k_m", hp)] == t, (config, name)
+
+
 def test_quantizers_reject_odd_rows():
     with pytest.raises(ValueError):
         gw.encode_q8_0(np.zeros((2, 20)))
@@ -279,7 +338,10 @@ def models(tmp_path_factory):
     return get
 
 
-CASES = [(c, t) for c in ("phi4-like", "mini-like") for t in make_model.TYPES] + \
+LEGACY = ["f32", "f16", "bf16"] + make_model.LEGACY_QUANTS + ["mixed"]
+CASES = [(c, t) for c in ("phi4-like", "mini-like") for t in LEGACY] + \
+        [("mini-like", "q4_k_m")] + \
+        [("k-like", t) for t in make_model.K_TYPES + ["q4_k_m", "q4_1", "f16"]] + \
         [("odd", t) for t in ("f32", "f16", "bf16")]
 
 
@@ -292,7 +354,7 @@ def test_model_file_reads_back(models, config, ttype):
     assert hp2 == hp and tok2 == tok
     assert set(tensors) == set(weights)
     for name, (t, shape, x) in tensors.items():
-        assert t == make_model.tensor_type(name, x, ttype), name
+        assert t == make_model.tensor_type(name, x, ttype, hp), name
         assert np.array_equal(x, weights[name]), name      # npz == what the file holds
     E, V = hp["n_embd"], hp["n_vocab"]
     n_qkv = (hp["n_head"] + 2 * hp["n_head_kv"]) * hp["head_dim"]
@@ -588,7 +650,9 @@ def worst_metric(c, r):
 
 @pytest.mark.parametrize("config,ttype,L", [("phi4-like", "q8_0", 24), ("phi4-like", "q4_0", 24),
                                             ("mini-like", "q8_0", 48), ("mini-like", "q4_0", 48),
-                                            ("mini-like", "f16", 48), ("odd", "bf16", 24)])
+                                            ("mini-like", "f16", 48), ("odd", "bf16", 24),
+                                            ("k-like", "q4_k", 24), ("k-like", "q2_k", 24),
+                                            ("k-like", "q4_k_m", 24), ("mini-like", "q4_k_m", 48)])
 def test_tolerance_catches_bugs(models, config, ttype, L):
     tol = check_logits.TOL[ttype]
     worst_ok, best_bug = 0.0, {}

@@ -1,0 +1,153 @@
+/* Helpers the AVX2 and AVX-512 kernel files share: both are compiled with at
+ * least -mavx2 -mfma -mf16c, and nothing else includes this. Per block, not
+ * per element: unpacking nibbles and the packed sub-scales of the K-quants
+ * straight into vectors (going through memory would stall on the store
+ * forwarding of the narrow stores). */
+#ifndef PHI_KERNELS_X86_SHARED_H
+#define PHI_KERNELS_X86_SHARED_H
+
+#include <immintrin.h>
+
+#include "kernels/quant_blocks.h"
+
+/* The 32 nibbles of 16 bytes in element order: low nibbles (elements 0..15)
+ * in the low lane, high nibbles (16..31) in the high lane. */
+static inline __m256i nibbles32(const uint8_t *qs)
+{
+    __m128i q = _mm_loadu_si128((const __m128i *)qs);
+    return _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(q, 4), q), _mm256_set1_epi8(0x0f));
+}
+
+/* The fp16 header of blocks p and p + stride (the second only when
+ * `second`) as 32 bits each: d, and m or s after it for the offset types. */
+static inline uint32_t header_pair(const uint8_t *p, size_t stride, bool second, bool offset)
+{
+    if (offset)
+        return phi_load_u32(p);
+    return phi_load_u16(p) | (second ? (uint32_t)phi_load_u16(p + stride) << 16 : 0);
+}
+
+/* The scales of weight blocks x, x + x_stride against activation blocks y,
+ * y + y_stride: [d_w·d_a, d_w'·d_a'] in lanes 0 and 1, or for the offset
+ * types [d_w·d_a, m_w·s_a, d_w'·d_a', m_w'·s_a'] (one conversion for all
+ * the halves). */
+static inline __m128 pair_scales(const uint8_t *x, size_t x_stride, const uint8_t *y,
+                                 size_t y_stride, bool second, bool offset)
+{
+    __m128i wx = _mm_cvtsi32_si128((int)header_pair(x, x_stride, second, offset));
+    __m128i ay = _mm_cvtsi32_si128((int)header_pair(y, y_stride, second, offset));
+    if (offset) {
+        wx = _mm_insert_epi32(wx, second ? (int)phi_load_u32(x + x_stride) : 0, 1);
+        ay = _mm_insert_epi32(ay, second ? (int)phi_load_u32(y + y_stride) : 0, 1);
+        __m256 v = _mm256_cvtph_ps(_mm_unpacklo_epi64(wx, ay));
+        return _mm_mul_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    }
+    __m128 v = _mm_cvtph_ps(_mm_unpacklo_epi32(wx, ay)); /* [d_w, d_w', d_a, d_a'] */
+    return _mm_mul_ps(v, _mm_movehl_ps(v, v));
+}
+
+/* Q4_K / Q5_K (phi_unpack_q4k_scales in vector form): the 8 scales then the
+ * 8 mins as int16, from the block's first 16 bytes (d, dmin, scales[12]). */
+static inline __m256i q4k_scales_mins(const void *block)
+{
+    __m128i v = _mm_loadu_si128((const __m128i *)block);    /* [d|dmin, w0, w1, w2] */
+    __m128i a = _mm_shuffle_epi32(v, _MM_SHUFFLE(3, 2, 3, 1)); /* [w0, w2, w1, w2] */
+    __m128i b = _mm_shuffle_epi32(v, _MM_SHUFFLE(2, 2, 1, 1)); /* [w0, w0, w1, w1] */
+    __m128i low = _mm_and_si128(_mm_srlv_epi32(a, _mm_setr_epi32(0, 0, 0, 4)),
+                                _mm_setr_epi32(0x3f3f3f3f, 0x0f0f0f0f, 0x3f3f3f3f, 0x0f0f0f0f));
+    __m128i high = _mm_and_si128(_mm_srli_epi32(b, 2),
+                                 _mm_setr_epi32(0, 0x30303030, 0, 0x30303030));
+    return _mm256_cvtepu8_epi16(_mm_or_si128(low, high));
+}
+
+/* Q4_K / Q5_K mins: Σ_s m_s·(bsums[2s] + bsums[2s+1]) as 4 int32 lanes. */
+static inline __m128i q4k_min_sums(__m256i scales_mins, const int16_t *bsums)
+{
+    __m256i b = _mm256_loadu_si256((const __m256i *)bsums);
+    __m128i pair = _mm_hadd_epi16(_mm256_castsi256_si128(b), _mm256_extracti128_si256(b, 1));
+    return _mm_madd_epi16(_mm256_extracti128_si256(scales_mins, 1), pair);
+}
+
+/* Super-block i of a Q4_K (q5 false) or Q5_K row: its quants, the 8 scales
+ * as int16 in both lanes, and the min term d_a·dmin·Σ_s m_s·A_s added to
+ * *acc_min (4 lanes). */
+typedef struct {
+    const uint8_t *qs, *qh; /* qh: NULL for Q4_K */
+    __m256i scales;
+    float d;
+} q45k_block;
+
+static inline q45k_block q45k_at(const void *w, int64_t i, const phi_block_q8_k *y, bool q5,
+                                 __m128 *acc_min)
+{
+    const phi_block_q4_k *x4 = (const phi_block_q4_k *)w + i;
+    const phi_block_q5_k *x5 = (const phi_block_q5_k *)w + i;
+    __m256i scm = q4k_scales_mins(q5 ? (const void *)x5 : (const void *)x4);
+    float dmin = _cvtsh_ss(q5 ? x5->dmin : x4->dmin);
+    *acc_min = _mm_fmadd_ps(_mm_set1_ps(y->d * dmin), _mm_cvtepi32_ps(q4k_min_sums(scm, y->bsums)),
+                            *acc_min);
+    return (q45k_block){.qs = q5 ? x5->qs : x4->qs, .qh = q5 ? x5->qh : NULL,
+                        .scales = _mm256_permute2x128_si256(scm, scm, 0x00),
+                        .d = _cvtsh_ss(q5 ? x5->d : x4->d)};
+}
+
+/* Sum of the 4 lanes. */
+static inline float hsum128_ps(__m128 v)
+{
+    v = _mm_add_ps(v, _mm_movehl_ps(v, v));
+    return _mm_cvtss_f32(_mm_add_ss(v, _mm_movehdup_ps(v)));
+}
+
+/* The per-type entry points of the K-quant dots of either level, over its
+ * dot_q23_k and dot_q45_k. */
+#define PHI_X86_K_ENTRY(name, dot, flag)                                       \
+    static float vec_dot_##name(int64_t n, const void *w, const void *a)       \
+    {                                                                          \
+        return dot(n, w, a, flag);                                             \
+    }
+#define PHI_X86_K_ENTRIES                                                      \
+    PHI_X86_K_ENTRY(q2_k, dot_q23_k, false)                                    \
+    PHI_X86_K_ENTRY(q3_k, dot_q23_k, true)                                     \
+    PHI_X86_K_ENTRY(q4_k, dot_q45_k, false)                                    \
+    PHI_X86_K_ENTRY(q5_k, dot_q45_k, true)
+
+/* Q3_K (phi_unpack_q3k_scales in vector form): the 16 scales minus 32 as
+ * int16. The 16 bytes at offset 94 end with the block's d, so the load stays
+ * inside the block; the scales are bytes 2..13 of it. */
+static inline __m256i q3k_scales(const phi_block_q3_k *x)
+{
+    __m128i v = _mm_srli_si128(_mm_loadu_si128((const __m128i *)((const uint8_t *)x + 94)), 2);
+    __m128i w01 = _mm_shuffle_epi32(v, _MM_SHUFFLE(1, 0, 1, 0)); /* [w0, w1, w0, w1] */
+    __m128i w2 = _mm_shuffle_epi32(v, _MM_SHUFFLE(2, 2, 2, 2));
+    __m128i low = _mm_and_si128(_mm_srlv_epi32(w01, _mm_setr_epi32(0, 0, 4, 4)),
+                                _mm_set1_epi8(0x0f));
+    __m128i high = _mm_srlv_epi32(_mm_sllv_epi32(w2, _mm_setr_epi32(4, 2, 0, 0)),
+                                  _mm_setr_epi32(0, 0, 0, 2));
+    __m128i s = _mm_or_si128(low, _mm_and_si128(high, _mm_set1_epi8(0x30)));
+    return _mm256_cvtepi8_epi16(_mm_sub_epi8(s, _mm_set1_epi8(32)));
+}
+
+/* Q2_K: the 16 scales (low nibbles) and mins (high nibbles) as int16. */
+static inline void q2k_scales_mins(const phi_block_q2_k *x, __m256i *scales, __m256i *mins)
+{
+    __m128i b = _mm_loadu_si128((const __m128i *)x->scales);
+    *scales = _mm256_cvtepu8_epi16(_mm_and_si128(b, _mm_set1_epi8(0x0f)));
+    *mins = _mm256_cvtepu8_epi16(_mm_and_si128(_mm_srli_epi16(b, 4), _mm_set1_epi8(0x0f)));
+}
+
+/* IQ4_XS (phi_iq4xs_scale in vector form): the 8 sub-block scales minus 32
+ * as int16. */
+static inline __m128i iq4xs_scales(const phi_block_iq4_xs *x)
+{
+    __m128i l = _mm_cvtsi32_si128((int)phi_load_u32(x->scales_l));
+    __m128i low = _mm_unpacklo_epi8(_mm_and_si128(l, _mm_set1_epi8(0x0f)),
+                                    _mm_and_si128(_mm_srli_epi16(l, 4), _mm_set1_epi8(0x0f)));
+    __m128i h = _mm_set1_epi32(x->scales_h), three = _mm_set1_epi32(3);
+    __m128i h03 = _mm_and_si128(_mm_srlv_epi32(h, _mm_setr_epi32(0, 2, 4, 6)), three);
+    __m128i h47 = _mm_and_si128(_mm_srlv_epi32(h, _mm_setr_epi32(8, 10, 12, 14)), three);
+    __m128i high = _mm_packs_epi32(h03, h47);
+    return _mm_sub_epi16(_mm_or_si128(_mm_cvtepu8_epi16(low), _mm_slli_epi16(high, 4)),
+                         _mm_set1_epi16(32));
+}
+
+#endif
