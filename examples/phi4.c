@@ -20,21 +20,40 @@
 
 #define PROGRAM "phi4"
 
-/* The context a SIGINT interrupts, while an answer is being generated. */
-static phi_ctx *volatile interruptible;
-static volatile sig_atomic_t quit_requested;
+/* Ctrl-C: during an answer (or the prompt's evaluation) `answering` is its
+ * context, and the first Ctrl-C stops it; a second one, or one at the
+ * prompt, leaves. The handler is installed with SA_RESTART, so a Ctrl-C
+ * never breaks a read or write half-way. */
+static phi_ctx *volatile answering;
+static volatile sig_atomic_t stop_requested;
+static const text_render *volatile rendering; /* the answer's, while it is written */
+static int stdout_is_terminal;
 
 static void on_sigint(int sig)
 {
     (void)sig;
-    phi_ctx *ctx = interruptible;
-    interruptible = NULL; /* so a second Ctrl-C in the same answer leaves */
-    if (ctx)
+    phi_ctx *ctx = answering;
+    if (ctx && !stop_requested) {
+        stop_requested = 1;
         phi_interrupt(ctx);
-    else if (quit_requested)
-        _exit(1); /* asked to leave before, and still here */
-    else
-        quit_requested = 1;
+        return;
+    }
+    /* Leave the terminal unstyled; at the prompt, on a fresh line. Nothing
+     * else is written from an answer: the terminal may be stopped (Ctrl-S),
+     * and a write would wait for it. */
+    static const char reset[] = "\033[0m", newline[] = "\n";
+    const text_render *r = rendering;
+    bool styled = ctx && r && r->in_thinking && r->terminal;
+    if ((styled && write(STDOUT_FILENO, reset, sizeof reset - 1) < 0) ||
+        (!ctx && stdout_is_terminal && write(STDOUT_FILENO, newline, 1) < 0))
+        _exit(1);
+    _exit(ctx ? 1 : 0);
+}
+
+static void begin_answering(phi_ctx *ctx)
+{
+    stop_requested = 0;
+    answering = ctx;
 }
 
 static double now_seconds(void)
@@ -98,13 +117,14 @@ static int32_t stream_answer(phi_ctx *ctx, const example_options *o, const turn_
                              text_buf *answer)
 {
     text_render render;
-    text_render_init(&render, stdout, o->think == EXAMPLE_THINK_HIDE, isatty(STDOUT_FILENO));
+    text_render_init(&render, stdout, o->think == EXAMPLE_THINK_HIDE, stdout_is_terminal);
     int64_t start_pos = phi_kv_pos(ctx);
     double start = now_seconds();
     int32_t rc, channel;
     const char *text;
     size_t len;
-    interruptible = ctx;
+    rendering = &render;
+    begin_answering(ctx);
     while ((rc = phi_generate_next_text(ctx, &channel, &text, &len)) == PHI_OK) {
         text_render_piece(&render, channel, text, len);
         if (channel == PHI_CHANNEL_ANSWER && text_append(answer, text, len) != 0) {
@@ -112,7 +132,8 @@ static int32_t stream_answer(phi_ctx *ctx, const example_options *o, const turn_
             break;
         }
     }
-    interruptible = NULL;
+    answering = NULL;
+    rendering = NULL;
     double seconds = now_seconds() - start;
     text_render_end(&render);
     int64_t generated = phi_kv_pos(ctx) - start_pos;
@@ -146,9 +167,9 @@ static int32_t answer_chat(phi_ctx *ctx, const example_options *o, const phi_cha
     phi_token *before = sequence_tokens(ctx, &n_before);
     turn_stats stats = {0, 0, 0};
     double start = now_seconds();
-    interruptible = ctx;
+    begin_answering(ctx);
     int32_t rc = phi_generate_begin_chat(ctx, msgs, n, NULL, 0);
-    interruptible = NULL;
+    answering = NULL;
     stats.prompt_seconds = now_seconds() - start;
     if (rc == PHI_E_INTERRUPTED)
         printf("[stopped]\n");
@@ -178,9 +199,9 @@ static int32_t answer_raw(phi_ctx *ctx, const example_options *o, text_buf *answ
     turn_stats stats = {(int64_t)n, 0, 0};
     if (rc == PHI_OK) {
         double start = now_seconds();
-        interruptible = ctx;
+        begin_answering(ctx);
         rc = phi_generate_begin(ctx, tokens, n);
-        interruptible = NULL;
+        answering = NULL;
         stats.prompt_seconds = now_seconds() - start;
     }
     free(tokens);
@@ -289,14 +310,14 @@ static int chat(phi_ctx *ctx, const example_options *o)
         chat_turn(ctx, o, &c, o->prompt);
     char *line = NULL;
     size_t line_cap = 0;
-    while (!quit_requested) {
+    for (;;) {
         if (terminal) {
             fputs("> ", stdout);
             fflush(stdout);
         }
         ssize_t len = getline(&line, &line_cap, stdin);
         if (len < 0) {
-            if (terminal && !quit_requested)
+            if (terminal)
                 fputc('\n', stdout);
             break;
         }
@@ -349,10 +370,11 @@ int main(int argc, char **argv)
         example_options_free(&o);
         return 1;
     }
-    /* No SA_RESTART: Ctrl-C at the prompt must end the read. */
+    stdout_is_terminal = isatty(STDOUT_FILENO);
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_sigint;
+    sa.sa_flags = SA_RESTART;
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, NULL);
 
