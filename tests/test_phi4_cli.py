@@ -3,7 +3,7 @@
 the C API answers (tests/chat_reference.c: the same conversation through
 phi_generate_chat, greedy):
 
-    test_phi4_cli.py CASE --phi4 PATH --reference PATH
+    test_phi4_cli.py CASE --phi4 PATH --reference PATH [--example PATH...]
 
 CASE is one of the functions named case_*. Random weights make gibberish,
 but greedy decoding makes it the same gibberish through both paths. When
@@ -216,6 +216,22 @@ def case_errors():
                lines[0].startswith(message), f"{argv} fails", r.stderr, message)
 
 
+def case_examples():
+    """examples/chat.c and chat.cc print the C API's greedy answer, and fail with a message."""
+    for path in (model("phi4-like", "q8_0"), model("mini-like", "q4_0")):
+        want = reference(path, 256, "Tell me about the fox.")
+        for example in args.example:
+            r = run(example, [path, "Tell me about the fox."])
+            expect(r.returncode == 0 and r.stdout == want and want.strip(),
+                   f"{example} on {path}", r.stdout, want, r.stderr)
+    for example in args.example:
+        r = run(example, ["/nonexistent/model.gguf", "Hi"])
+        expect(r.returncode == 1 and r.stderr.startswith("input/output error: ") and
+               "/nonexistent/model.gguf" in r.stderr, f"{example} names a bad model", r.stderr)
+        r = run(example, [])
+        expect(r.returncode == 1 and "usage: " in r.stderr, f"{example} without arguments")
+
+
 class Terminal:
     """phi4 on a pseudo-terminal, as a person at a keyboard would run it."""
 
@@ -336,6 +352,7 @@ def main():
     ap.add_argument("case", choices=cases)
     ap.add_argument("--phi4", required=True)
     ap.add_argument("--reference", required=True)
+    ap.add_argument("--example", action="append", default=[])
     args = ap.parse_args()
     with tempfile.TemporaryDirectory(prefix="phi4-cli-") as work:
         status = globals()["case_" + args.case.replace("-", "_")]()
