@@ -315,7 +315,10 @@ def case_interrupt():
         print("SKIP: needs /proc of the program itself, not of its emulator")
         return 77
     path = model("mini-like", "q4_0")
-    t = Terminal(["-m", path, "--temp", "0"])
+    t = Terminal(["-m", path, "--temp", "0", "-c", "5000"])
+    # On a terminal, loading draws a progress bar; the library's warnings are shown.
+    t.read_until(rb"phi4: warning: n_ctx 5000 exceeds the trained context 1024; using 1024\r\n")
+    t.read_until(re.escape(f"phi4: loading {path} [{'#' * 30}] 100%\r\n".encode()))
     t.read_until(rb"> $")
     t.type(XOFF + "Tell me a long story\r")
     t.wait_in_syscall(WRITE, 1)

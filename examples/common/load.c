@@ -11,20 +11,39 @@
 
 typedef struct progress {
     const char *program, *model;
-    int shown; /* bar cells drawn so far, -1 before the first call */
+    int shown; /* the percentage drawn, -1 before the first call */
 } progress;
 
 static int show_progress(void *user, double fraction)
 {
     progress *p = user;
-    int cells = (int)(fraction * BAR_WIDTH + 0.5);
-    if (cells == p->shown)
+    int percent = (int)(fraction * 100 + 0.5);
+    if (percent == p->shown)
         return 0;
-    p->shown = cells;
-    fprintf(stderr, "\r%s: loading %s [%-*.*s] %3d%%", p->program, p->model, BAR_WIDTH, cells,
-            "##############################", (int)(fraction * 100 + 0.5));
+    p->shown = percent;
+    fprintf(stderr, "\r%s: loading %s [%-*.*s] %3d%%", p->program, p->model, BAR_WIDTH,
+            percent * BAR_WIDTH / 100, "##############################", percent);
     fflush(stderr);
     return 0;
+}
+
+/* The library's warnings (e.g. a context larger than the model's, cut
+ * down), as the program's own messages. */
+static void print_log(void *user, int32_t level, const char *message)
+{
+    const char *kind = level == PHI_LOG_ERROR ? "error: " : level == PHI_LOG_WARN ? "warning: " : "";
+    fprintf(stderr, "%s: %s%s\n", (const char *)user, kind, message);
+}
+
+/* The same while the progress bar is drawn: the message goes on a line of
+ * its own and the bar starts again below it. */
+static void print_log_loading(void *user, int32_t level, const char *message)
+{
+    progress *p = user;
+    if (p->shown >= 0)
+        fputc('\n', stderr);
+    p->shown = -1;
+    print_log((void *)p->program, level, message);
 }
 
 static int32_t set_int(phi_ctx *ctx, int32_t key, int64_t value, const char *flag, phi_err *err)
@@ -74,9 +93,11 @@ int32_t example_open_model(const example_options *o, example_program program, ph
     phi_ctx *ctx = NULL;
     if (rc == PHI_OK && (rc = phi_ctx_new(&ctx)) != PHI_OK)
         phi_err_set(err, rc, "out of memory");
-    if (rc == PHI_OK)
-        rc = apply_options(ctx, o, err);
     progress bar = {example_program_name(program), o->model, -1};
+    if (rc == PHI_OK) {
+        phi_set_log_callback(ctx, print_log_loading, &bar);
+        rc = apply_options(ctx, o, err);
+    }
     if (rc == PHI_OK) {
         if (isatty(STDERR_FILENO))
             phi_set_progress_callback(ctx, show_progress, &bar);
@@ -88,6 +109,7 @@ int32_t example_open_model(const example_options *o, example_program program, ph
         if (rc != PHI_OK)
             phi_err_set(err, rc, "%s: %s", o->model, phi_errmsg(ctx));
         phi_set_progress_callback(ctx, NULL, NULL);
+        phi_set_log_callback(ctx, print_log, (void *)bar.program);
     }
     free(blob);
     if (rc != PHI_OK) {
