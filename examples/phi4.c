@@ -106,13 +106,14 @@ static phi_token *sequence_tokens(phi_ctx *ctx, size_t *n)
     return tokens;
 }
 
-/* One answer: the prompt is already begun. Streams it to stdout, keeps its
- * answer-channel text in answer, and reports the speeds on stderr. */
+/* How a turn's prompt went, for the speed line. */
 typedef struct turn_stats {
     int64_t prompt_new, prompt_reused;
     double prompt_seconds;
 } turn_stats;
 
+/* One answer, its prompt already begun: streamed to stdout, its answer
+ * channel kept in answer, the speeds reported on stderr. */
 static int32_t stream_answer(phi_ctx *ctx, const example_options *o, const turn_stats *stats,
                              text_buf *answer)
 {
@@ -154,8 +155,6 @@ static int32_t stream_answer(phi_ctx *ctx, const example_options *o, const turn_
                         "conversation, -c sets a larger context\n",
                 (long long)n_ctx);
     phi_generate_end(ctx);
-    if (rc == PHI_E_NOMEM)
-        fprintf(stderr, PROGRAM ": out of memory keeping the answer\n");
     return rc == PHI_DONE ? PHI_OK : rc;
 }
 
