@@ -257,6 +257,12 @@ static void test_usage(void)
             CHECK(strstr(text, theirs) == NULL);
         }
         CHECK(has(text, "(default 0.8)"));
+        /* Wrapped for an 80-column terminal. */
+        for (const char *line = text; *line;) {
+            size_t width = strcspn(line, "\n");
+            CHECK(width <= 79);
+            line += width + (line[width] == '\n');
+        }
         free(text);
     }
 }

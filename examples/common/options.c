@@ -307,6 +307,31 @@ int32_t example_options_parse(example_options *o, example_program program, int a
     return check_combination(o, program, err);
 }
 
+/* The usage text's help column, and where its lines end. */
+#define HELP_COLUMN 30
+#define LINE_WIDTH 79
+
+/* text from HELP_COLUMN on, its words wrapped at LINE_WIDTH. */
+static void print_wrapped(FILE *out, const char *text)
+{
+    int column = HELP_COLUMN;
+    while (*text) {
+        size_t word = strcspn(text, " ");
+        if (column > HELP_COLUMN && column + 1 + (int)word > LINE_WIDTH) {
+            fprintf(out, "\n%*s", HELP_COLUMN, "");
+            column = HELP_COLUMN;
+        } else if (column > HELP_COLUMN) {
+            fputc(' ', out);
+            column++;
+        }
+        fwrite(text, 1, word, out);
+        column += (int)word;
+        text += word;
+        text += strspn(text, " ");
+    }
+    fputc('\n', out);
+}
+
 void example_options_usage(example_program program, FILE *out)
 {
     if (program == EXAMPLE_PROGRAM_SERVER)
@@ -329,9 +354,10 @@ void example_options_usage(example_program program, FILE *out)
         if (f->value_name)
             n += snprintf(left + n, sizeof left - (size_t)n, " %s", f->value_name);
         /* A long left column puts the help text on a line of its own. */
-        if (n > 28)
-            fprintf(out, "%s\n%30s%s\n", left, "", f->help);
+        if (n > HELP_COLUMN - 2)
+            fprintf(out, "%s\n%*s", left, HELP_COLUMN, "");
         else
-            fprintf(out, "%-30s%s\n", left, f->help);
+            fprintf(out, "%-*s", HELP_COLUMN, left);
+        print_wrapped(out, f->help);
     }
 }
