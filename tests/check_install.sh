@@ -54,7 +54,21 @@ pc_flags=$(pkg-config --define-variable=prefix="$root" --cflags --libs phi4)
 cc -std=c11 "$src/tests/consumer.c" $pc_flags -o "$tmp/consumer"
 model=${3:-}
 LD_LIBRARY_PATH="$lib" "$tmp/consumer" $model || fail "consumer failed"
+# The examples, built the way the README says, against the installed header
+# and library (their answers are checked in the examples suite).
+cc -std=c11 -Wall -Wextra -Werror "$src/examples/chat.c" $pc_flags -o "$tmp/chat"
+examples=chat
+if command -v c++ >/dev/null; then
+  c++ -std=c++11 -Wall -Wextra -Werror "$src/examples/chat.cc" $pc_flags -o "$tmp/chat-cc"
+  examples="chat chat-cc"
+fi
+if [ -n "$model" ]; then
+  for example in $examples; do
+    LD_LIBRARY_PATH="$lib" "$tmp/$example" "$model" "Hi" > "$tmp/answer" ||
+      fail "examples/$example failed"
+  done
+fi
 static_flags=$(pkg-config --define-variable=prefix="$root" --cflags --libs --static phi4)
 cc -std=c11 "$src/tests/consumer.c" "$lib/libphi4.a" $static_flags -o "$tmp/consumer-static"
 "$tmp/consumer-static" || fail "statically linked consumer failed"
-echo "check_install: SONAME $soname, $(wc -l < "$tmp/symbols") symbols, C99/C++ header, pkg-config shared and static consumers OK"
+echo "check_install: SONAME $soname, $(wc -l < "$tmp/symbols") symbols, C99/C++ header, pkg-config shared and static consumers, examples ($examples) OK"

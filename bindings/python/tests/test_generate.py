@@ -72,8 +72,8 @@ def test_streaming_equals_blocking(mini, phi4_model):
 
 
 def test_chat_equals_the_c_example(phi4_path):
-    # examples/phi4-generate answers through phi_generate_chat (the callback API).
-    program = helper_program("PHI4_TEST_GENERATE", "examples/phi4-generate")
+    # examples/phi4 answers through phi_generate_begin_chat and phi_generate_next_text.
+    program = helper_program("PHI4_TEST_CLI", "examples/phi4")
     out = subprocess.run([program, "-m", phi4_path, "-p", "Tell me about the fox.", "-n", "24",
                           "--temp", "0"], capture_output=True, text=True, check=True,
                          timeout=120).stdout
