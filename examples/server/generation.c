@@ -113,6 +113,16 @@ void slots_release(slot_pool *pool, slot *s)
     pthread_mutex_unlock(&pool->lock);
 }
 
+size_t slots_busy(slot_pool *pool)
+{
+    size_t n = 0;
+    pthread_mutex_lock(&pool->lock);
+    for (size_t i = 0; i < pool->n_slots; i++)
+        n += pool->slots[i].busy;
+    pthread_mutex_unlock(&pool->lock);
+    return n;
+}
+
 void slots_watch(slot_pool *pool)
 {
     /* Under the lock a busy slot's client_fd stays open: the worker releases

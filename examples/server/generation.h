@@ -88,6 +88,8 @@ typedef enum slot_wait {
 /* Take a free slot for the client on client_fd, waiting for one. */
 slot_wait slots_acquire(slot_pool *pool, int client_fd, slot **out);
 void slots_release(slot_pool *pool, slot *s);
+/* Slots generating now. */
+size_t slots_busy(slot_pool *pool);
 /* The watcher's pass: interrupt every running generation whose client has
  * hung up, and all of them once stopping is set. */
 void slots_watch(slot_pool *pool);

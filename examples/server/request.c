@@ -161,9 +161,7 @@ bool request_messages(exchange *ex, const phi_json_value *root, chat_messages *o
             why = "must be an object";
         else if (r == 4)
             why = "\"role\" must be \"system\", \"user\", \"assistant\" or \"tool\"";
-        else if (!message_text(phi_json_member(m, "content"), NULL, &len, &why))
-            ;
-        if (why) {
+        if (why || !message_text(phi_json_member(m, "content"), NULL, &len, &why)) {
             reply_error(ex, 400, "invalid_request_error", "invalid_value", "messages[%zu]: %s", i, why);
             return false;
         }
