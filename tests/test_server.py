@@ -382,40 +382,33 @@ def slow_model(directory):
     return os.path.join(directory, "model.gguf")
 
 
-def main():
-    srv = Server("--max-body", "4096")
+def with_server(test, *flags, model=MODEL):
+    """Run test(server) on a fresh server; return what it returns."""
+    srv = Server(*flags, model=model)
     try:
+        return test(srv)
+    finally:
+        srv.proc.kill()
+        print(srv.log_text())
+
+
+def main():
+    def openai_and_ollama(srv):
         content = test_openai_chat(srv)
         test_stop(srv, content)
         test_completions(srv)
         test_ollama(srv, content)
         test_errors(srv)
-        print(srv.stop())
-    finally:
-        srv.proc.kill()
+        srv.stop()
 
-    srv = Server("--parallel", "2")
-    try:
-        test_parallel(srv)
-        print(srv.stop())
-    finally:
-        srv.proc.kill()
+    with_server(openai_and_ollama, "--max-body", "4096")
+    with_server(lambda srv: (test_parallel(srv), srv.stop()), "--parallel", "2")
     print("ok: parallel")
-
     with tempfile.TemporaryDirectory(prefix="phi4-slow-") as d:
         slow = slow_model(d)
-        srv = Server("--parallel", "1", model=slow)
-        try:
-            test_hang_up(srv)
-        finally:
-            srv.proc.kill()
+        with_server(test_hang_up, "--parallel", "1", model=slow)
         print("ok: hang up")
-        srv = Server(model=slow)
-        try:
-            test_shutdown_while_generating(srv)
-            print(srv.log_text())
-        finally:
-            srv.proc.kill()
+        with_server(test_shutdown_while_generating, model=slow)
     print("ok: all")
 
 

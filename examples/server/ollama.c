@@ -135,23 +135,7 @@ static const reply_format ollama_format = {
 
 void ollama_chat(exchange *ex)
 {
-    phi_json *doc = request_json(ex);
-    if (!doc)
-        return;
-    const phi_json_value *root = phi_json_root(doc);
-    gen_params p = {0};
-    chat_messages messages = {0};
-    char *stop_storage = NULL;
-    bool stream;
-    if (request_model_ok(ex, root) && request_messages(ex, root, &messages) &&
-        read_params(ex, root, &p, &stream, &stop_storage)) {
-        p.messages = messages.items;
-        p.n_messages = messages.n;
-        serve_generation(ex, &p, &ollama_format, stream, true);
-    }
-    free(stop_storage);
-    chat_messages_free(&messages);
-    phi_json_free(doc);
+    serve_chat(ex, &ollama_format, read_params);
 }
 
 /* An empty prompt only loads the model in Ollama; it is loaded already. */

@@ -1,5 +1,6 @@
 /* Serving a generation: the part of a completion request both APIs share. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -128,4 +129,25 @@ void serve_generation(exchange *ex, const gen_params *p, const reply_format *fmt
     json_writer_free(&g.line);
     json_writer_free(&g.answer);
     json_writer_free(&g.thinking);
+}
+
+void serve_chat(exchange *ex, const reply_format *fmt, params_reader read_params)
+{
+    phi_json *doc = request_json(ex);
+    if (!doc)
+        return;
+    const phi_json_value *root = phi_json_root(doc);
+    gen_params p = {0};
+    chat_messages messages = {0};
+    char *stop_storage = NULL;
+    bool stream;
+    if (request_model_ok(ex, root) && request_messages(ex, root, &messages) &&
+        read_params(ex, root, &p, &stream, &stop_storage)) {
+        p.messages = messages.items;
+        p.n_messages = messages.n;
+        serve_generation(ex, &p, fmt, stream, true);
+    }
+    free(stop_storage);
+    chat_messages_free(&messages);
+    phi_json_free(doc);
 }

@@ -112,6 +112,15 @@ struct gen_reply {
 void serve_generation(exchange *ex, const gen_params *p, const reply_format *fmt, bool stream,
                       bool chat);
 
+/* An API's reading of the generation fields of a request (root) into p:
+ * sampling, stream, stop strings (in *stop_storage, to free()). On failure
+ * it has answered 400 and returns false. */
+typedef bool (*params_reader)(exchange *ex, const phi_json_value *root, gen_params *p,
+                              bool *stream, char **stop_storage);
+/* A chat route: read the body, check the model, read the messages and the
+ * API's fields, serve the generation in fmt. */
+void serve_chat(exchange *ex, const reply_format *fmt, params_reader read_params);
+
 /* "2024-05-01T12:34:56.123456789Z" for now, into buf (at least 40 bytes). */
 void utc_timestamp(char *buf, size_t cap);
 
