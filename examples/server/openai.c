@@ -14,7 +14,7 @@ static bool read_params(exchange *ex, const phi_json_value *root, gen_params *p,
     *stream = false;
     gen_settings *g = &p->settings;
     *g = ex->srv->defaults;
-    p->keep_thinking = true;
+    p->keep_thinking = ex->srv->keep_thinking;
     return field_bool(ex, root, "stream", stream) &&
            field_int(ex, root, "max_tokens", 0, INT32_MAX, &g->max_tokens) &&
            field_int(ex, root, "max_completion_tokens", 0, INT32_MAX, &g->max_tokens) &&
