@@ -15,7 +15,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "bench/fake_model.h"
@@ -49,7 +48,8 @@ static void usage(FILE *f)
 "  -b N            tokens per forward chunk, PHI_OPT_N_BATCH (default: the library's)\n"
 "  -c N            context length (default: p + n)\n"
 "  --kernel NAME   auto, scalar, avx2, avx512, neon, neon-dotprod (default auto)\n"
-"  --no-mmap       read the weights into memory instead of mapping them\n"
+"  --no-mmap       read the weights into memory instead of mapping them (mapped file\n"
+"                  pages and private memory may stream at different speeds: try both)\n"
 "  --no-machine    skip the peak FLOP/s and STREAM measurements\n"
 "  --stream-mib N  size of each of the three STREAM arrays (default 256)\n"
 "  --json          one JSON object on stdout instead of the table\n"
@@ -124,14 +124,19 @@ static int parse_options(int argc, char **argv, options *o)
             usage(stdout);
             exit(0);
         }
-        if (!strcmp(a, "--make-only") || !strcmp(a, "--json") || !strcmp(a, "--no-machine") ||
-            !strcmp(a, "--no-mmap")) {
-            o->make_only |= !strcmp(a, "--make-only");
-            o->json |= !strcmp(a, "--json");
-            o->machine &= strcmp(a, "--no-machine") != 0;
-            o->use_mmap &= strcmp(a, "--no-mmap") != 0;
+        const struct {
+            const char *name;
+            bool *field, value;
+        } flags[] = {{"--make-only", &o->make_only, true}, {"--json", &o->json, true},
+                     {"--no-machine", &o->machine, false}, {"--no-mmap", &o->use_mmap, false}};
+        bool is_flag = false;
+        for (size_t f = 0; f < sizeof flags / sizeof flags[0]; f++)
+            if (!strcmp(a, flags[f].name)) {
+                *flags[f].field = flags[f].value;
+                is_flag = true;
+            }
+        if (is_flag)
             continue;
-        }
         if (!v) {
             fprintf(stderr, "phi4-bench: %s needs a value (see --help)\n", a);
             return -1;
@@ -164,6 +169,10 @@ static int parse_options(int argc, char **argv, options *o)
     }
     if (!o->model == !o->making) {
         fprintf(stderr, "phi4-bench: give either -m FILE or --make SHAPE (see --help)\n");
+        return -1;
+    }
+    if (!o->making && (o->out || o->make_only || o->make.n_layer || o->make.n_vocab)) {
+        fprintf(stderr, "phi4-bench: --out, --make-only, --layers and --vocab go with --make\n");
         return -1;
     }
     if (o->make_only && !o->out) {
@@ -217,7 +226,7 @@ typedef struct {
     char types[160];                        /* "Q4_0 x193, F32 x65" */
 } traffic;
 
-static void add_type_count(char *buf, size_t cap, const gguf_tensor_info *t, size_t n)
+static void describe_types(char *buf, size_t cap, const gguf_tensor_info *t, size_t n)
 {
     uint32_t seen[64];
     size_t n_seen = 0;
@@ -267,19 +276,12 @@ static int count_traffic(const char *path, traffic *tr)
         tr->output_bytes = output->nbytes;
         tr->output_params = output->n_elements;
     }
-    add_type_count(tr->types, sizeof tr->types, t, n);
+    describe_types(tr->types, sizeof tr->types, t, n);
     free(t);
     return 0;
 }
 
 /* ---- measuring ---------------------------------------------------------- */
-
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 /* CPU seconds of the whole process (every thread), user + system. */
 static double cpu_seconds(void)
@@ -373,20 +375,20 @@ static int run_once(phi_ctx *ctx, const phi_token *prompt, long n_prompt, long n
     phi_token tok;
     if (fail(ctx, phi_kv_clear(ctx), "clear"))
         return 1;
-    double c0 = cpu_seconds(), t0 = now();
+    double c0 = cpu_seconds(), t0 = machine_wall_seconds();
     if (fail(ctx, phi_eval(ctx, prompt, (size_t)n_prompt), "prompt"))
         return 1;
-    double t1 = now(), c1 = cpu_seconds();
+    double t1 = machine_wall_seconds(), c1 = cpu_seconds();
     if (fail(ctx, phi_sample(ctx, &tok), "sample"))
         return 1;
-    double t2 = now();
+    double t2 = machine_wall_seconds();
     *finite &= logits_finite(ctx, n_vocab);
-    double c2 = cpu_seconds(), t3 = now();
+    double c2 = cpu_seconds(), t3 = machine_wall_seconds();
     for (long i = 0; i < n_gen; i++)
         if (fail(ctx, phi_eval(ctx, &tok, 1), "generate") ||
             fail(ctx, phi_sample(ctx, &tok), "sample"))
             return 1;
-    double t4 = now(), c4 = cpu_seconds();
+    double t4 = machine_wall_seconds(), c4 = cpu_seconds();
     *finite &= logits_finite(ctx, n_vocab);
     *out = (pass){t1 - t0, t2 - t0, t4 - t3, c1 - c0, c4 - c2};
     return 0;
@@ -413,9 +415,9 @@ static int measure(const options *o, const char *path, run *r)
               fail(ctx, phi_set_int(ctx, PHI_OPT_KERNEL, o->kernel), "--kernel") ||
               fail(ctx, phi_set_int(ctx, PHI_OPT_USE_MMAP, o->use_mmap), "--no-mmap") ||
               fail(ctx, phi_set_float(ctx, PHI_OPT_TEMPERATURE, 0.0), "temperature");
-    double t0 = now();
+    double t0 = machine_wall_seconds();
     bad = bad || fail(ctx, phi_load(ctx, path), "load");
-    r->load_s = now() - t0;
+    r->load_s = machine_wall_seconds() - t0;
     bad = bad || info(ctx, PHI_INFO_N_LAYER, &r->n_layer) || info(ctx, PHI_INFO_N_EMBD, &r->n_embd) ||
           info(ctx, PHI_INFO_N_HEAD, &r->n_head) || info(ctx, PHI_INFO_N_HEAD_KV, &r->n_head_kv) ||
           info(ctx, PHI_INFO_HEAD_DIM, &r->head_dim) || info(ctx, PHI_INFO_N_VOCAB, &r->n_vocab) ||
@@ -649,12 +651,12 @@ int main(int argc, char **argv)
             return 1;
         rp.path = o.out ? o.out : temp_path;
         char msg[512];
-        double t0 = now();
+        double t0 = machine_wall_seconds();
         if (fake_model_write(&o.make, rp.path, &rp.file_bytes, msg, sizeof msg) != 0) {
             fprintf(stderr, "phi4-bench: %s\n", msg);
             return 1;
         }
-        rp.make_s = now() - t0;
+        rp.make_s = machine_wall_seconds() - t0;
         if (!o.json)
             fprintf(stderr, "phi4-bench: wrote %s (%.2f GB) in %.1f s\n", rp.path,
                     (double)rp.file_bytes / 1e9, rp.make_s);

@@ -7,6 +7,9 @@
 
 #include <stddef.h>
 
+/* Monotonic wall-clock time in seconds (CLOCK_MONOTONIC). */
+double machine_wall_seconds(void);
+
 typedef struct machine_peak {
     double gflops;       /* best of three runs, all threads */
     const char *isa;     /* "avx512", "avx2" or "generic": the widest FMA the CPU has */
