@@ -94,6 +94,8 @@ typedef struct {
 static bool parse_long(const char *s, long min, long max, long *out)
 {
     char *end;
+    if (!s)
+        return false;
     errno = 0;
     long v = strtol(s, &end, 10);
     if (errno || end == s || *end || v < min || v > max)
@@ -104,6 +106,8 @@ static bool parse_long(const char *s, long min, long max, long *out)
 
 static int kernel_of(const char *name)
 {
+    if (!name)
+        return -1;
     static const char *const names[] = {"auto", "scalar", "avx2", "avx512", "neon", "neon-dotprod"};
     for (int i = 0; i < (int)(sizeof names / sizeof names[0]); i++)
         if (!strcmp(name, names[i]))
@@ -137,12 +141,8 @@ static int parse_options(int argc, char **argv, options *o)
             }
         if (is_flag)
             continue;
-        if (!v) {
-            fprintf(stderr, "phi4-bench: %s needs a value (see --help)\n", a);
-            return -1;
-        }
-        i++;
-        bool ok = true;
+        i += v != NULL;
+        bool ok = v != NULL;
         if (!strcmp(a, "-m")) o->model = v;
         else if (!strcmp(a, "--make")) o->make.shape = v, o->making = true;
         else if (!strcmp(a, "--type")) o->make.type = v;
@@ -160,6 +160,10 @@ static int parse_options(int argc, char **argv, options *o)
         else if (!strcmp(a, "--kernel")) ok = (o->kernel = kernel_of(v)) >= 0;
         else {
             fprintf(stderr, "phi4-bench: unknown option %s (see --help)\n", a);
+            return -1;
+        }
+        if (!v) {
+            fprintf(stderr, "phi4-bench: %s needs a value (see --help)\n", a);
             return -1;
         }
         if (!ok) {
