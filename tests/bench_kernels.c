@@ -74,11 +74,7 @@ static void run_once(const phi_kernels *k, bench *b)
     case AXPY: k->axpy_f32(b->n, 1e-3f, b->x, b->y); break;
     case SCALE: k->scale_f32(b->n, 0.999f, b->y); break;
     case QUANTIZE: k->quantize_act[b->type](b->x, b->a, b->n); break;
-    case MATVEC: /* as phi_op_matmul does for one token */
-        if (k->vec_dot_rows[b->type]) {
-            k->vec_dot_rows[b->type](b->n, b->w, b->w_row, (int)b->rows, b->a, b->y);
-            break;
-        }
+    case MATVEC:
         for (int64_t r = 0; r < b->rows; r++)
             b->y[r] = k->vec_dot[b->type](b->n, (const char *)b->w + r * b->w_row, b->a);
         break;

@@ -272,10 +272,11 @@ static void fix_act_sums(uint32_t act, void *a, int64_t nb)
  * Non-finite scales: a NaN must give NaN; an inf only has to give a
  * non-finite result (scalar multiplies it by a block sum, SIMD by partial
  * sums, and a zero partial turns inf into NaN). */
-static void check_block_dot(const phi_kernels *k, const block_format *f, int64_t nb,
-                            const unsigned char *w, const void *a, float got, const char *what)
+static void cmp_block_dot(const phi_kernels *k, const block_format *f, int64_t nb,
+                          const unsigned char *w, const void *a, const char *what)
 {
     int64_t n = nb * f->block;
+    float got = k->vec_dot[f->type](n, w, a);
     float want = scalar_k->vec_dot[f->type](n, w, a);
     size_t bytes = block_bytes(f->type);
     float *wv = malloc((size_t)f->block * sizeof(float)), *ov = malloc((size_t)f->block * sizeof(float));
@@ -309,12 +310,6 @@ static void check_block_dot(const phi_kernels *k, const block_format *f, int64_t
     if (!ok)
         fprintf(stderr, "  %s vec_dot %s type %s nb %lld: got %.9g want %.9g tol %.3g\n",
                 k->name, what, phi_dtype_name(f->type), (long long)nb, got, want, tol);
-}
-
-static void cmp_block_dot(const phi_kernels *k, const block_format *f, int64_t nb,
-                          const unsigned char *w, const void *a, const char *what)
-{
-    check_block_dot(k, f, nb, w, a, k->vec_dot[f->type](nb * f->block, w, a), what);
 }
 
 static uint16_t rand_scale(void)
@@ -394,52 +389,6 @@ static void test_block_dot(const phi_kernels *k, const block_format *f)
             set_half(last, f->halves[h], 0x7c00);
             cmp_block_dot(k, f, nb, w, a, "inf-scale");
             set_half(last, f->halves[h], keep);
-        }
-    }
-    free(w);
-    free(a);
-    free(x);
-}
-
-/* vec_dot_rows: every row as the scalar vec_dot gives it (the bound of
- * check_block_dot), for row counts around the kernels' row groups and odd
- * block counts; the rows sit at a stride wider than a row, the row after the
- * last is not read (a NaN there would show), and a NaN or inf scale in one
- * row leaves every other row exact. */
-static void test_block_rows(const phi_kernels *k, const block_format *f)
-{
-    static const int64_t nblocks[] = {1, 3, 8, 33};
-    static const int row_counts[] = {1, 3, 4, 5, 8, 11};
-    enum { MAXB = 33, MAXR = 11 };
-    size_t bytes = block_bytes(f->type), abytes = block_bytes(f->act);
-    size_t stride = (MAXB + 1) * bytes;
-    unsigned char *w = calloc(MAXR + 1, stride);
-    void *a = calloc(MAXB, abytes);
-    float *x = malloc((size_t)MAXB * (size_t)f->block * sizeof(float));
-    float y[MAXR + 1];
-    for (size_t s = 0; s < sizeof nblocks / sizeof *nblocks; s++) {
-        int64_t nb = nblocks[s], n = nb * f->block;
-        for (int64_t i = 0; i < n; i++)
-            x[i] = rand_f() * 3.0f;
-        scalar_k->quantize_act[f->act](x, a, n);
-        for (size_t c = 0; c < sizeof row_counts / sizeof *row_counts; c++) {
-            int rows = row_counts[c];
-            for (int r = 0; r <= rows; r++)
-                random_blocks(f, w + r * stride, MAXB + 1);
-            for (int r = 0; r < rows; r++)
-                set_half(w + r * stride + (size_t)nb * bytes, f->halves[0], 0x7e00);
-            set_half(w + (size_t)rows * stride, f->halves[0], 0x7e00); /* the row after */
-            int bad = rows > 1 ? rand_int(0, rows - 1) : -1;
-            uint16_t bad_half = rand_u32() % 2 ? 0x7e00 : 0x7c00;
-            if (bad >= 0)
-                set_half(w + bad * stride + (size_t)rand_int(0, (int)nb - 1) * bytes,
-                         f->halves[0], bad_half);
-            y[rows] = 42.0f;
-            k->vec_dot_rows[f->type](n, w, stride, rows, a, y);
-            CHECK(y[rows] == 42.0f);
-            for (int r = 0; r < rows; r++)
-                check_block_dot(k, f, nb, w + r * stride, a, y[r],
-                                r == bad ? "rows, bad scale" : "rows");
         }
     }
     free(w);
@@ -1010,13 +959,6 @@ static int test_level(const phi_kernels *k)
             slots++;
         }
         CHECK(k->gemm[t] == scalar_k->gemm[t]); /* no SIMD gemm yet: add its test first */
-        CHECK(!scalar_k->vec_dot_rows[t]); /* the scalar reference is vec_dot per row */
-        if (k->vec_dot_rows[t]) {
-            CHECK(format_of(t) != NULL);
-            if (format_of(t))
-                test_block_rows(k, format_of(t));
-            slots++;
-        }
     }
     if (k->dot_f32 != scalar_k->dot_f32) {
         test_float_dot(k, PHI_DT_F32, true);

@@ -52,11 +52,6 @@ static void multiply_rows(void *opaque, int ith, int nth)
     const char *act = j->act;
     phi_gemm_fn gemm = j->k->gemm[w->type];
     phi_vec_dot_fn dot = j->k->vec_dot[w->type];
-    phi_vec_dot_rows_fn dot_rows = j->k->vec_dot_rows[w->type];
-    if (j->n == 1 && dot_rows) {
-        dot_rows(cols, wdata + r0 * w_row, w_row, (int)(r1 - r0), act, j->y + r0);
-        return;
-    }
     for (long rt = r0; rt < r1; rt += ROW_TILE) {
         int n_rows = (int)(r1 - rt < ROW_TILE ? r1 - rt : ROW_TILE);
         if (gemm) {

@@ -242,118 +242,6 @@ static inline __attribute__((always_inline)) float dot_blocks32(int64_t n, const
 PHI_BLOCK32_TYPES(BLOCKS32)
 #undef BLOCKS32
 
-/* ---- Q4_0 rows against one activation row (a decode step's matvec) ----
- * Four weight rows per pass over the activations: a block pair's
- * activations are loaded, put into the order the nibbles unpack in and
- * summed for the -8 offset once for the four rows, and the eight fp16
- * weight scales are converted in one instruction. Per row and pair that
- * leaves the nibble unpack, one vpdpbusd (starting from -8·Σa) and one
- * float FMA. Only the float summation order differs from the scalar twin
- * (vec_dot_q4_0 of each row). */
-enum { Q4_0_ROWS = 4 };
-
-/* Blocks x and x + 18 (the second only when `second`) as bytes [low
- * nibbles of x, low of x + 18, high of x, high of x + 18]. */
-static inline __m512i q4_0_pair_nibbles(const uint8_t *x, bool second)
-{
-    const size_t qs = offsetof(phi_block_q4_0, qs);
-    __m256i q = _mm256_inserti128_si256(
-        _mm256_castsi128_si256(_mm_loadu_si128((const __m128i *)(x + qs))),
-        _mm_maskz_loadu_epi8(second ? 0xffff : 0, x + sizeof(phi_block_q4_0) + qs), 1);
-    return _mm512_and_si512(join256(q, _mm256_srli_epi16(q, 4)), _mm512_set1_epi8(0x0f));
-}
-
-/* d of blocks x and x + 18 as the low and high halves of 32 bits. */
-static inline uint32_t q4_0_pair_d(const uint8_t *x, bool second)
-{
-    return header_pair(x, sizeof(phi_block_q4_0), second, false);
-}
-
-/* The activations of blocks y and y + 34 in the order q4_0_pair_nibbles
- * gives the weights, and -8·Σa per int32 lane for the offset. */
-typedef struct {
-    __m512i a, minus_8_sum;
-    uint32_t d;
-} q4_0_pair_act;
-
-static inline q4_0_pair_act q4_0_pair_activations(const uint8_t *y, bool second)
-{
-    const size_t a_qs = offsetof(phi_block_q8_0, qs), a_bytes = sizeof(phi_block_q8_0);
-    q4_0_pair_act p;
-    p.a = join256(_mm256_loadu_si256((const __m256i *)(y + a_qs)),
-                  _mm256_maskz_loadu_epi8(second ? 0xffffffffu : 0, y + a_bytes + a_qs));
-    p.a = _mm512_shuffle_i64x2(p.a, p.a, _MM_SHUFFLE(3, 1, 2, 0));
-    p.minus_8_sum = _mm512_sub_epi32(
-        _mm512_setzero_si512(),
-        _mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_set1_epi8(8), p.a));
-    p.d = header_pair(y, a_bytes, second, false);
-    return p;
-}
-
-/* Row r's scales are lanes 2r, 2r + 1 of the eight converted ones; int32
- * lane L holds block (L / 4) % 2 of the pair. */
-static inline __m512i q4_0_pick(int r)
-{
-    const __m512i block = _mm512_set_epi32(1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1, 1, 0, 0, 0, 0);
-    return _mm512_add_epi32(block, _mm512_set1_epi32(2 * r));
-}
-
-static inline __attribute__((always_inline)) __m512 q4_0_row_step(const uint8_t *x, bool second,
-                                                                  const q4_0_pair_act *p,
-                                                                  __m512 scales, int r,
-                                                                  __m512 acc)
-{
-    /* four rows stream at once; measured best 1 KiB ahead (hardware
-     * prefetch alone left 8192-wide rows ~20% slower); never faults */
-    _mm_prefetch((const char *)x + 1024, _MM_HINT_T0);
-    __m512i sum = _mm512_dpbusd_epi32(p->minus_8_sum, q4_0_pair_nibbles(x, second), p->a);
-    return _mm512_fmadd_ps(_mm512_permutexvar_ps(q4_0_pick(r), scales), _mm512_cvtepi32_ps(sum),
-                           acc);
-}
-
-/* Block pair i of four rows into acc0..acc3. */
-#define Q4_0_FOUR_ROWS_STEP(w, stride, y, second)                                             \
-    do {                                                                                      \
-        q4_0_pair_act p = q4_0_pair_activations(y, second);                                   \
-        __m128i wd = _mm_setr_epi32((int)q4_0_pair_d(w, second),                             \
-                                    (int)q4_0_pair_d(w + stride, second),                    \
-                                    (int)q4_0_pair_d(w + 2 * stride, second),                \
-                                    (int)q4_0_pair_d(w + 3 * stride, second));               \
-        __m512 scales = _mm512_castps256_ps512(_mm256_mul_ps(                                 \
-            _mm256_cvtph_ps(wd), _mm256_cvtph_ps(_mm_set1_epi32((int)p.d))));                 \
-        acc0 = q4_0_row_step(w, second, &p, scales, 0, acc0);                                 \
-        acc1 = q4_0_row_step(w + stride, second, &p, scales, 1, acc1);                        \
-        acc2 = q4_0_row_step(w + 2 * stride, second, &p, scales, 2, acc2);                    \
-        acc3 = q4_0_row_step(w + 3 * stride, second, &p, scales, 3, acc3);                    \
-    } while (0)
-
-static void q4_0_four_rows(int64_t n, const uint8_t *w, size_t stride, const uint8_t *y,
-                           float *out)
-{
-    const size_t w_pair = 2 * sizeof(phi_block_q4_0), a_pair = 2 * sizeof(phi_block_q8_0);
-    __m512 acc0 = _mm512_setzero_ps(), acc1 = acc0, acc2 = acc0, acc3 = acc0;
-    int64_t nb = n / PHI_QK32, i = 0;
-    for (; i + 2 <= nb; i += 2, w += w_pair, y += a_pair)
-        Q4_0_FOUR_ROWS_STEP(w, stride, y, true);
-    if (i < nb)
-        Q4_0_FOUR_ROWS_STEP(w, stride, y, false);
-    out[0] = _mm512_reduce_add_ps(acc0);
-    out[1] = _mm512_reduce_add_ps(acc1);
-    out[2] = _mm512_reduce_add_ps(acc2);
-    out[3] = _mm512_reduce_add_ps(acc3);
-}
-#undef Q4_0_FOUR_ROWS_STEP
-
-static void vec_dot_rows_q4_0(int64_t n, const void *w, size_t w_stride, int n_rows,
-                              const void *a, float *y)
-{
-    int r = 0;
-    for (; r + Q4_0_ROWS <= n_rows; r += Q4_0_ROWS)
-        q4_0_four_rows(n, (const uint8_t *)w + r * w_stride, w_stride, a, y + r);
-    for (; r < n_rows; r++)
-        y[r] = vec_dot_q4_0(n, (const uint8_t *)w + r * w_stride, a);
-}
-
 /* ---- super-blocks of 256 against Q8_K (scalar.c: dot_superblocks) -----
  * 64 elements per step: maddubs of the unsigned quants with the signed
  * activations (pair sums below 2·63·127 < 2^15), then vpdpwssd multiplies
@@ -793,7 +681,6 @@ void phi_kernels_init_avx512(phi_kernels *k)
     PHI_BLOCK32_TYPES(SET_DOT)
     PHI_SUPERBLOCK_TYPES(SET_DOT)
 #undef SET_DOT
-    k->vec_dot_rows[PHI_DT_Q4_0] = vec_dot_rows_q4_0;
 
     k->dot_f32 = dot_f32;
     k->axpy_f32 = axpy_f32;

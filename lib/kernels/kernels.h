@@ -22,11 +22,6 @@ typedef float (*phi_vec_dot_fn)(int64_t n, const void *w_row, const void *a_row)
 typedef void (*phi_gemm_fn)(int64_t n, const void *w, size_t w_stride, int n_rows,
                             const void *a, size_t a_stride, int n_cols, float *y,
                             size_t y_stride);
-/* y[r] = dot(w row r, a) for r < n_rows, rows w_stride bytes apart: one
- * activation row against many weight rows (a decode step's matvec), so the
- * activations' loads and per-block work are shared by several rows. */
-typedef void (*phi_vec_dot_rows_fn)(int64_t n, const void *w, size_t w_stride, int n_rows,
-                                    const void *a, float *y);
 typedef void (*phi_dequant_fn)(const void *src, float *dst, int64_t n);
 /* Attention of n_q query heads that share one KV head over n_pos cached
  * positions, as an online softmax: one pass over K and V, no score row.
@@ -51,7 +46,6 @@ typedef struct phi_kernels {
     /* Indexed by the weight type. NULL: the type is not supported. */
     phi_vec_dot_fn vec_dot[PHI_DT_COUNT];
     phi_gemm_fn gemm[PHI_DT_COUNT];       /* NULL: loop over vec_dot */
-    phi_vec_dot_rows_fn vec_dot_rows[PHI_DT_COUNT]; /* NULL: loop over vec_dot */
     phi_dequant_fn dequant[PHI_DT_COUNT]; /* rows to float (embeddings, tests) */
 
     /* Float vector helpers (attention, norms). */
