@@ -16,6 +16,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import check_logits  # noqa: E402
 import fake_driver  # noqa: E402
+import gguf_reader  # noqa: E402
 import gguf_writer as gw  # noqa: E402
 import make_model  # noqa: E402
 import quants  # noqa: E402
@@ -25,59 +26,11 @@ PY = "/usr/bin/python3"
 
 
 # ----------------------------------------------------------------------------------------
-# a small GGUF reader (test only: the C library has its own, this one checks the writer)
-
-class Reader:
-    def __init__(self, data):
-        self.d, self.o = data, 0
-
-    def take(self, fmt):
-        v = struct.unpack_from(fmt, self.d, self.o)
-        self.o += struct.calcsize(fmt)
-        return v[0] if len(v) == 1 else v
-
-    def string(self):
-        n = self.take("<Q")
-        s = self.d[self.o:self.o + n].decode("utf-8")
-        self.o += n
-        return s
-
-    def value(self, t):
-        if t == gw.STRING:
-            return self.string()
-        if t == gw.ARRAY:
-            et, n = self.take("<I"), self.take("<Q")
-            return [self.value(et) for _ in range(n)]
-        if t == gw.BOOL:
-            b = self.take("<B")
-            assert b in (0, 1)
-            return bool(b)
-        return self.take(gw._SCALAR_FMT[t])
-
+# reading back
 
 def read_gguf(data):
     """-> (metadata {key: (type, value)}, tensors {name: (type, numpy shape, array)}, info)"""
-    r = Reader(data)
-    assert r.take("4s") == b"GGUF"
-    assert r.take("<I") == 3
-    n_tensors, n_kv = r.take("<Q"), r.take("<Q")
-    meta = {}
-    for _ in range(n_kv):
-        k = r.string()
-        t = r.take("<I")
-        v = r.value(t)
-        assert k not in meta
-        meta[k] = (t, v)
-    align = meta.get("general.alignment", (gw.UINT32, 32))[1]
-    infos = []
-    for _ in range(n_tensors):
-        name = r.string()
-        nd = r.take("<I")
-        dims = [r.take("<Q") for _ in range(nd)]
-        t, off = r.take("<I"), r.take("<Q")
-        infos.append((name, dims, t, off))
-    start = gw.align_up(r.o, align)
-    assert all(b == 0 for b in data[r.o:start])          # zero padding
+    meta, infos, start, align = gguf_reader.read_header(data)
     tensors, expect = {}, 0
     for name, dims, t, off in infos:
         assert off == expect and off % align == 0         # running sum, aligned
