@@ -1,7 +1,8 @@
 /* Single-threaded kernel throughput at every kernel level this build and CPU
  * have: row kernels at Phi-4-mini's row lengths (3072 = n_embd, 8192 = n_ff),
  * with data in cache, whole-matrix matvecs with the weights streamed from
- * memory (the decode bottleneck), and one layer of a Phi-4 decode step's
+ * memory (the decode bottleneck: each call takes the next of enough copies of
+ * the matrix to fill MATVEC_SPAN, so no cache holds them), and one layer of a Phi-4 decode step's
  * attention at a long context with each KV cache type (its 10 KV heads'
  * rows, 20 or 40 MiB, also mostly stream from memory). GB/s counts the bytes
  * a call reads (and writes); GFLOP/s counts a multiply-add as 2. Each figure
@@ -37,12 +38,17 @@ enum kind { VEC_DOT, DOT_F32, AXPY, SCALE, QUANTIZE, MATVEC, ATTN };
 /* Phi-4's attention: head_dim 128, 40 query heads over 10 KV heads. */
 enum { ATTN_HEAD_DIM = 128, ATTN_GROUP = 4, ATTN_KV_HEADS = 10 };
 
+/* Bytes of weight copies a matvec cycles through: past any L3 cache (a
+ * 14 MB matrix alone stays in this machine's). */
+#define MATVEC_SPAN ((size_t)256 << 20)
+
 typedef struct {
     enum kind kind;
     uint32_t type;      /* weight type (VEC_DOT, MATVEC), activation type (QUANTIZE) or
                            KV cache type (ATTN) */
     int64_t n, rows;    /* row length; rows for MATVEC, positions for ATTN */
     size_t w_row;       /* bytes per weight row (K and V row for ATTN) */
+    size_t copies, next; /* MATVEC: copies of the matrix in w, the one the next call reads */
     void *w, *a;        /* ATTN: K and V, ATTN_KV_HEADS heads of `rows` rows each */
     float *x, *y;       /* ATTN: the query heads and the outputs with max and sum */
 } bench;
@@ -74,10 +80,13 @@ static void run_once(const phi_kernels *k, bench *b)
     case AXPY: k->axpy_f32(b->n, 1e-3f, b->x, b->y); break;
     case SCALE: k->scale_f32(b->n, 0.999f, b->y); break;
     case QUANTIZE: k->quantize_act[b->type](b->x, b->a, b->n); break;
-    case MATVEC:
+    case MATVEC: {
+        const char *w = (const char *)b->w + b->next * b->w_row * (size_t)b->rows;
+        b->next = (b->next + 1) % b->copies;
         for (int64_t r = 0; r < b->rows; r++)
-            b->y[r] = k->vec_dot[b->type](b->n, (const char *)b->w + r * b->w_row, b->a);
+            b->y[r] = k->vec_dot[b->type](b->n, w + r * b->w_row, b->a);
         break;
+    }
     case ATTN: attend_layer(k, b); break;
     }
 }
@@ -174,8 +183,12 @@ static void report(const phi_kernels **levels, int n_levels, enum kind kind, uin
     case MATVEC: {
         int64_t r = kind == MATVEC ? rows : 1;
         b.w_row = row_bytes(type, n);
-        b.w = malloc(b.w_row * (size_t)r);
-        fill_weights(type, b.w, b.w_row * (size_t)r, n, r);
+        size_t matrix = b.w_row * (size_t)r;
+        b.copies = kind == MATVEC ? (MATVEC_SPAN + matrix - 1) / matrix : 1;
+        b.w = malloc(matrix * b.copies);
+        fill_weights(type, b.w, matrix, n, r);
+        for (size_t c = 1; c < b.copies; c++)
+            memcpy((char *)b.w + c * matrix, b.w, matrix);
         /* MATVEC counts the weights only: they are what streams from memory */
         bytes = (double)(b.w_row * (size_t)r) + (kind == VEC_DOT ? (double)row_bytes((uint32_t)act, n) : 0);
         if (kind == VEC_DOT)
