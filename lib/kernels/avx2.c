@@ -542,7 +542,7 @@ static void scale_f32(int64_t n, float alpha, float *x)
         x[i] *= alpha;
 }
 
-/* ---- attention: the head_dim loops of attn_x86.h's driver ------------- */
+/* ---- attention: the head_dim loops of attn_blocks.h's driver ---------- */
 
 /* 8 K or V values from element i of a row. */
 static inline __m256 load_kv8(const char *row, int64_t i, bool f16)

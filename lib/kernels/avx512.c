@@ -579,7 +579,7 @@ static void scale_f32(int64_t n, float alpha, float *x)
     }
 }
 
-/* ---- attention: the head_dim loops of attn_x86.h's driver ------------- */
+/* ---- attention: the head_dim loops of attn_blocks.h's driver ---------- */
 
 /* Up to 16 K or V values from element i of a row (masked-off lanes read
  * nothing and are 0). Whole chunks use plain loads: masked loads that miss
