@@ -21,8 +21,9 @@
 /* One block of n activations (a multiple of 16) to int8, the same bytes as
  * scalar.c's quantize_block: amax by maxNum from +0 (fmaxf's rule: a NaN
  * loses to a number; the order does not matter), the scale from
- * phi_q8_scale, one IEEE multiply per element, NaN to 0, the same clamp, and
- * fcvtas, which rounds ties away from zero as roundf does. sums[k] gets the
+ * phi_q8_scale, one IEEE multiply per element, the same clamp, and fcvtas,
+ * which rounds ties away from zero as roundf does and turns a NaN (FMIN and
+ * FMAX pass it through) into 0, as the scalar rule does. sums[k] gets the
  * exact sum of the int8s 16k .. 16k+15 (Q8_1's s, Q8_K's bsums). Returns d. */
 static inline float quantize_block(const float *x, int n, int8_t *q, int16_t *sums)
 {
@@ -40,8 +41,6 @@ static inline float quantize_block(const float *x, int n, int8_t *q, int16_t *su
         int32x4_t r[4];
         for (int k = 0; k < 4; k++) {
             float32x4_t v = vmulq_n_f32(vld1q_f32(x + j + 4 * k), inv);
-            uint32x4_t number = vceqq_f32(v, v);
-            v = vreinterpretq_f32_u32(vandq_u32(vreinterpretq_u32_f32(v), number));
             r[k] = vcvtaq_s32_f32(vminq_f32(vmaxq_f32(v, lo), hi));
         }
         /* every value is in -127..127, so narrowing is exact */
