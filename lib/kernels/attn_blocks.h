@@ -121,4 +121,19 @@ static inline __attribute__((always_inline)) void attn_blocks(
     }
 }
 
+/* attn_f32 and attn_f16, the level's table entries. */
+#define ATTN_ENTRY_POINTS(rows)                                                    \
+    static void attn_f32(int64_t hd, int32_t n_q, const float *q, const void *k,   \
+                         const void *v, size_t stride, int64_t n_pos, float *max,  \
+                         float *sum, float *acc)                                   \
+    {                                                                              \
+        attn_blocks(hd, n_q, q, k, v, stride, n_pos, max, sum, acc, false, rows);  \
+    }                                                                              \
+    static void attn_f16(int64_t hd, int32_t n_q, const float *q, const void *k,   \
+                         const void *v, size_t stride, int64_t n_pos, float *max,  \
+                         float *sum, float *acc)                                   \
+    {                                                                              \
+        attn_blocks(hd, n_q, q, k, v, stride, n_pos, max, sum, acc, true, rows);   \
+    }
+
 #endif
