@@ -1,11 +1,12 @@
 /* The quantized dot products of neon.c and neon_dotprod.c, which differ only
  * in how 16 int8 products become int32 lanes: each file defines neon_dot,
  * and NEON_BLOCK_DOTS writes every block type's vec_dot over it. Static
- * inline, so each file compiles them with its own instruction-set flags. Every weight is unpacked to its signed integer q
- * (in -127..127, so any product fits the int8 dots), the sums inside a block
- * or super-block are exact in int32, and only the float part differs from
- * the scalar twin (scalar.c dot_blocks32, dot_superblocks). Block layouts:
- * ../shared/docs/gguf-and-quants.md §3. */
+ * inline, so each file compiles them with its own instruction-set flags.
+ * Every weight is unpacked to its signed integer q (all of them fit an int8:
+ * -127..113 for the codebook, -32..31 or 0..31 for the rest), the sums inside
+ * a block or super-block are exact in int32, and only the float part differs
+ * from the scalar twin (scalar.c dot_blocks32, dot_superblocks). Block
+ * layouts: ../shared/docs/gguf-and-quants.md §3. */
 #ifndef PHI_KERNELS_NEON_BLOCKS_H
 #define PHI_KERNELS_NEON_BLOCKS_H
 
@@ -62,13 +63,15 @@ static inline neon_q32 neon_q5_high(const uint8_t qh[4])
                                        2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3};
     static const uint8_t bits[16] = {1, 2, 4, 8, 16, 32, 64, 128, 1, 2, 4, 8, 16, 32, 64, 128};
     uint8x16_t h = vreinterpretq_u8_u32(vdupq_n_u32(phi_load_u32(qh)));
-    uint8x16_t bit = vld1q_u8(bits), ten = vdupq_n_u8(0x10);
+    uint8x16_t bit = vld1q_u8(bits), bit4 = vdupq_n_u8(0x10);
     uint8x16_t lo = vtstq_u8(vqtbl1q_u8(h, vld1q_u8(spread)), bit);
     uint8x16_t hi = vtstq_u8(vqtbl1q_u8(h, vld1q_u8(spread + 16)), bit);
-    return (neon_q32){{vreinterpretq_s8_u8(vandq_u8(lo, ten)),
-                       vreinterpretq_s8_u8(vandq_u8(hi, ten))}};
+    return (neon_q32){{vreinterpretq_s8_u8(vandq_u8(lo, bit4)),
+                       vreinterpretq_s8_u8(vandq_u8(hi, bit4))}};
 }
 
+/* (a | b) - sub in every byte: high bits joined to nibbles, then the
+ * format's zero point taken off. */
 static inline neon_q32 neon_q32_or_sub(neon_q32 a, neon_q32 b, int sub)
 {
     int8x16_t s = vdupq_n_s8((int8_t)sub);
@@ -90,7 +93,8 @@ static inline __attribute__((always_inline)) neon_q32 neon_block32_values(uint32
         const int8_t *qs = ((const phi_block_q8_0 *)x)->qs;
         return (neon_q32){{vld1q_s8(qs), vld1q_s8(qs + 16)}};
     }
-    case PHI_DT_Q4_0: return neon_q32_or_sub(neon_nibbles(((const phi_block_q4_0 *)x)->qs), none, 8);
+    case PHI_DT_Q4_0:
+        return neon_q32_or_sub(neon_nibbles(((const phi_block_q4_0 *)x)->qs), none, 8);
     case PHI_DT_Q4_1: return neon_nibbles(((const phi_block_q4_1 *)x)->qs);
     case PHI_DT_Q5_0: return neon_q32_or_sub(neon_nibbles(q50->qs), neon_q5_high(q50->qh), 16);
     case PHI_DT_Q5_1: return neon_q32_or_sub(neon_nibbles(q51->qs), neon_q5_high(q51->qh), 0);
@@ -114,8 +118,8 @@ neon_add_block32(float32x4_t acc, uint32_t type, const uint8_t *x, const uint8_t
 }
 
 /* Against Q8_0 (Q8_1 for the types with an offset): the scaled partial sums
- * accumulate per lane, two accumulators over alternating blocks. type and
- * dot are constants at each call site, so each instance is one loop. */
+ * accumulate per lane, two accumulators over alternating blocks. type is a
+ * constant at each call site, so each instance is one loop. */
 static inline __attribute__((always_inline)) float
 neon_dot_blocks32(int64_t n, const void *w, const void *a, uint32_t type)
 {
@@ -138,7 +142,8 @@ neon_dot_blocks32(int64_t n, const void *w, const void *a, uint32_t type)
 /* ---- super-blocks of 256 against Q8_K ---------------------------------
  * Each computes the super-block's exact isum = Σ_g scale_g·Σ q·a (groups of
  * 16 or 32 elements) and msum = Σ_g min_g·bsums[g], then adds them in float
- * as scalar.c does. */
+ * with scalar.c's operations (neon_superblock_sum), so the K-quant results
+ * are the scalar ones to the bit. */
 
 /* isum + scale · Σ w·a over 16 elements. */
 static inline int32x4_t neon_scaled16(int32x4_t isum, int scale, int8x16_t w, const int8_t *a)
@@ -244,8 +249,10 @@ neon_dot_q45_k(int64_t n, const void *w, const phi_block_q8_k *y, bool q5)
                 uint8x16_t b = vld1q_u8(qs + 32 * c + 16 * half);
                 uint8x16_t l = vandq_u8(b, low4), u = vshrq_n_u8(b, 4);
                 if (q5) {
-                    l = vorrq_u8(l, vandq_u8(vtstq_u8(qh[half], vdupq_n_u8((uint8_t)(1 << 2 * c))), bit4));
-                    u = vorrq_u8(u, vandq_u8(vtstq_u8(qh[half], vdupq_n_u8((uint8_t)(2 << 2 * c))), bit4));
+                    uint8x16_t bit_l = vdupq_n_u8((uint8_t)(1 << 2 * c));
+                    uint8x16_t bit_u = vdupq_n_u8((uint8_t)(2 << 2 * c));
+                    l = vorrq_u8(l, vandq_u8(vtstq_u8(qh[half], bit_l), bit4));
+                    u = vorrq_u8(u, vandq_u8(vtstq_u8(qh[half], bit_u), bit4));
                 }
                 const int8_t *a = y->qs + 64 * c + 16 * half;
                 lo = neon_dot(lo, vreinterpretq_s8_u8(l), vld1q_s8(a));
