@@ -275,8 +275,10 @@ static inline float32x4_t exp4(float32x4_t x)
     for (int c = 1; c < 6; c++)
         p = vfmaq_f32(vdupq_n_f32(attn_exp_poly[c]), p, r);
     p = vfmaq_f32(vaddq_f32(r, vdupq_n_f32(1.0f)), vmulq_f32(p, r), r);
-    int32x4_t e = vshlq_n_s32(vaddq_s32(vcvtq_s32_f32(n), vdupq_n_s32(127)), 23); /* 2^n */
-    float32x4_t y = vmulq_f32(p, vreinterpretq_f32_s32(e));
+    /* 2^n, in unsigned lanes: x = +inf (a NaN score left the max at -inf)
+     * converts to INT32_MAX, and the add must wrap without overflow */
+    uint32x4_t e = vaddq_u32(vreinterpretq_u32_s32(vcvtq_s32_f32(n)), vdupq_n_u32(127));
+    float32x4_t y = vmulq_f32(p, vreinterpretq_f32_u32(vshlq_n_u32(e, 23)));
     return vreinterpretq_f32_u32(vbicq_u32(vreinterpretq_u32_f32(y), underflow));
 }
 
