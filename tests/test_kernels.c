@@ -953,7 +953,7 @@ static void test_attention_op(const phi_kernels *k)
     }
 }
 
-/* A slot of a SIMD level that still holds the scalar kernel. */
+/* Fails, naming the slot, where a SIMD level still holds the scalar kernel. */
 static void check_own(const phi_kernels *k, bool own, const char *slot, uint32_t t)
 {
     CHECK(own);
@@ -972,6 +972,7 @@ static int test_level(const phi_kernels *k)
 {
     int slots = 0;
     for (uint32_t t = 0; t < PHI_DT_COUNT; t++) {
+        /* a SIMD table never loses a type the scalar one has */
         CHECK(!scalar_k->quantize_act[t] || k->quantize_act[t]);
         CHECK(!scalar_k->vec_dot[t] || k->vec_dot[t]);
         /* quantize_act[F32] is a copy, nothing for an instruction set to do */
