@@ -121,6 +121,20 @@ static inline __attribute__((always_inline)) void attn_blocks(
     }
 }
 
+/* attn_pv for a file whose pv_column(hd, i, n, ng, w, v, stride, nb, f16,
+ * acc) does the n <= width columns from i: width at a time, then the rest. */
+#define ATTN_PV_COLUMNS(width)                                                     \
+    static inline __attribute__((always_inline)) void attn_pv(                     \
+        int64_t hd, int ng, const float w[ATTN_QUAD][ATTN_BLOCK], const char *v,   \
+        size_t stride, int nb, bool f16, float *acc)                               \
+    {                                                                              \
+        int64_t i = 0;                                                             \
+        for (; i + (width) <= hd; i += (width))                                    \
+            pv_column(hd, i, (width), ng, w, v, stride, nb, f16, acc);             \
+        if (i < hd)                                                                \
+            pv_column(hd, i, (int)(hd - i), ng, w, v, stride, nb, f16, acc);       \
+    }
+
 /* attn_f32 and attn_f16, the level's table entries. */
 #define ATTN_ENTRY_POINTS(rows)                                                    \
     static void attn_f32(int64_t hd, int32_t n_q, const float *q, const void *k,   \

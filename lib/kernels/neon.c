@@ -318,17 +318,7 @@ static inline __attribute__((always_inline)) void pv_column(
     }
 }
 
-static inline __attribute__((always_inline)) void attn_pv(
-    int64_t hd, int ng, const float w[ATTN_QUAD][ATTN_BLOCK], const char *v, size_t stride,
-    int nb, bool f16, float *acc)
-{
-    int64_t i = 0;
-    for (; i + 4 <= hd; i += 4)
-        pv_column(hd, i, 4, ng, w, v, stride, nb, f16, acc);
-    if (i < hd)
-        pv_column(hd, i, (int)(hd - i), ng, w, v, stride, nb, f16, acc);
-}
-
+ATTN_PV_COLUMNS(4)
 ATTN_ENTRY_POINTS(2)
 
 void phi_kernels_init_neon(phi_kernels *k)
