@@ -13,7 +13,9 @@
  *                j >= nb), attn_scores_max, attn_block_weights (w = e^(s -
  *                max), returning Σ w);
  *   attn_pv      acc_g += Σ_{j < nb} w[g][j] · V row j, each V row loaded and
- *                converted once for all the heads.
+ *                converted once for all the heads (ATTN_PV_COLUMNS writes it
+ *                over a pv_column);
+ * and ATTN_ENTRY_POINTS writes the table entries attn_f32 and attn_f16.
  * Versus the scalar twin (scalar.c attn_rows) the scores are summed in
  * another order, exp is a polynomial, the max is raised once per block rather
  * than per position, and the accumulation uses FMA. */
@@ -28,9 +30,9 @@
 enum { ATTN_BLOCK = 8, ATTN_QUAD = 4 };
 
 /* Cephes' expf after x = n ln2 + r, for the polynomial exp of every level:
- * ln2 in two parts (the first exact in a few bits, so n·it is exact), then
- * the coefficients of r^5 .. r^0 beyond 1 + r. Below EXP_MIN e^x would be
- * subnormal, and the levels return 0. */
+ * ln2 in two parts (the first has few bits, so n times it is exact), and
+ * e^r = 1 + r + r²·p(r) with p's coefficients highest power first. Below
+ * ATTN_EXP_MIN e^x would be subnormal, and the levels return 0. */
 #define ATTN_EXP_MIN (-87.3365447505531f)
 #define ATTN_LOG2E 1.44269504088896341f
 #define ATTN_LN2_HI 0.693359375f
