@@ -1,15 +1,7 @@
-/* The online-softmax attention driver shared by avx2.c and avx512.c (both
- * compiled with at least AVX2 + FMA + F16C). It walks the positions in
- * blocks of 8 and the query heads in quads; the including file supplies
- * the two loops over head_dim (attn_qk_rows, attn_pv below), which is where
- * the instruction sets differ:
- *   qk: the dot products of up to 4 query heads with a few of the block's
- *       K rows, each K row loaded and converted once for all of them;
- *   pv: each head's accumulator += Σ weight · V row, each V row loaded and
- *       converted once for all of them.
- * Versus the scalar twin (scalar.c attn_rows) the scores are summed in
- * another order, exp is a polynomial (exp8_ps), the max is raised once per
- * block rather than per position, and the accumulation uses FMA. */
+/* The x86 half of the attention driver (attn_blocks.h) shared by avx2.c and
+ * avx512.c, both compiled with at least AVX2 + FMA + F16C: the scores are
+ * 8-lane vectors and exp is exp8_ps; the including file defines attn_qk_rows
+ * and attn_pv, where the two instruction sets differ. */
 #ifndef PHI_KERNELS_ATTN_X86_H
 #define PHI_KERNELS_ATTN_X86_H
 
@@ -19,7 +11,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-enum { ATTN_BLOCK = 8, ATTN_QUAD = 4 };
+typedef __m256 attn_part;
+typedef __m256 attn_scores;
+#include "kernels/attn_blocks.h"
 
 /* Sum of the 8 lanes. */
 static inline float hsum_ps(__m256 v)
@@ -50,116 +44,49 @@ static inline __m256 sum8x8_ps(const __m256 v[8])
                          _mm256_permute2f128_ps(lo, hi, 0x31));
 }
 
-/* e^x for x <= 0 (softmax weights) to about 2 ulp: Cephes' expf polynomial
- * after x = n ln2 + r. Exactly 1 at 0, 0 below -87.3 (where e^x would be
- * subnormal) and at -inf, NaN for NaN. */
+/* e^x for x <= 0 (softmax weights) to about 2 ulp, attn_blocks.h's
+ * polynomial. Exactly 1 at 0, 0 below ATTN_EXP_MIN and at -inf, NaN for
+ * NaN. */
 static inline __m256 exp8_ps(__m256 x)
 {
-    const __m256 lo = _mm256_set1_ps(-87.3365447505531f);
+    const __m256 lo = _mm256_set1_ps(ATTN_EXP_MIN);
     __m256 underflow = _mm256_cmp_ps(x, lo, _CMP_LT_OQ);
     x = _mm256_max_ps(lo, x); /* returns its second operand, x, when x is NaN */
-    __m256 n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341f)),
+    __m256 n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(ATTN_LOG2E)),
                                _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-    __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693359375f), x);
-    r = _mm256_fnmadd_ps(n, _mm256_set1_ps(-2.12194440e-4f), r);
-    __m256 p = _mm256_set1_ps(1.9875691500e-4f);
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.3981999507e-3f));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(8.3334519073e-3f));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(4.1665795894e-2f));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.6666665459e-1f));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(5.0000001201e-1f));
+    __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(ATTN_LN2_HI), x);
+    r = _mm256_fnmadd_ps(n, _mm256_set1_ps(ATTN_LN2_LO), r);
+    __m256 p = _mm256_set1_ps(attn_exp_poly[0]);
+    for (int c = 1; c < 6; c++)
+        p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(attn_exp_poly[c]));
     p = _mm256_fmadd_ps(_mm256_mul_ps(p, r), r, _mm256_add_ps(r, _mm256_set1_ps(1.0f)));
     __m256i e = _mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127));
     e = _mm256_slli_epi32(e, 23); /* 2^n */
     return _mm256_andnot_ps(underflow, _mm256_mul_ps(p, _mm256_castsi256_ps(e)));
 }
 
-/* The including file defines these two (always inline; ng and np are
- * constants at each call site):
- * attn_qk_rows: part[g][j + r] (g < ng, r < np) = lanes whose sum is
- *               q_g · K row j + r;
- * attn_pv: acc_g += Σ_{j < nb} w[g][j] · V row j, for g < ng. */
-static inline void attn_qk_rows(int64_t hd, int ng, int np, const float *q, const char *k,
-                                size_t stride, int j, bool f16,
-                                __m256 part[ATTN_QUAD][ATTN_BLOCK]);
-static inline void attn_pv(int64_t hd, int ng, const float w[ATTN_QUAD][ATTN_BLOCK],
-                           const char *v, size_t stride, int nb, bool f16, float *acc);
-
-/* part[g][j] for the block's nb rows, `rows` at a time, and zero above. */
-static inline __attribute__((always_inline)) void qk_heads(
-    int64_t hd, int ng, int rows, const float *q, const char *k, size_t stride, int nb,
-    bool f16, __m256 part[ATTN_QUAD][ATTN_BLOCK])
+static inline attn_part attn_zero_part(void)
 {
-    int j = 0;
-    for (; j + rows <= nb; j += rows)
-        attn_qk_rows(hd, ng, rows, q, k, stride, j, f16, part);
-    for (; j < nb; j++)
-        attn_qk_rows(hd, ng, 1, q, k, stride, j, f16, part);
-    for (; j < ATTN_BLOCK; j++)
-        for (int g = 0; g < ng; g++)
-            part[g][j] = _mm256_setzero_ps();
+    return _mm256_setzero_ps();
 }
 
-/* ng as a constant, so that the ISA loops keep their accumulators in
- * registers. */
-static inline __attribute__((always_inline)) void attn_qk(
-    int64_t hd, int ng, int rows, const float *q, const char *k, size_t stride, int nb,
-    bool f16, __m256 part[ATTN_QUAD][ATTN_BLOCK])
+static inline attn_scores attn_block_scores(const attn_part part[ATTN_BLOCK], int nb)
 {
-    switch (ng) {
-    case 1: qk_heads(hd, 1, rows, q, k, stride, nb, f16, part); break;
-    case 2: qk_heads(hd, 2, rows, q, k, stride, nb, f16, part); break;
-    case 3: qk_heads(hd, 3, rows, q, k, stride, nb, f16, part); break;
-    default: qk_heads(hd, 4, rows, q, k, stride, nb, f16, part); break;
-    }
-}
-
-/* The phi_attn_fn contract (kernels.h) for one block of nb positions and
- * up to 4 heads starting at head g0. */
-static inline __attribute__((always_inline)) void attn_block(
-    int64_t hd, int32_t g0, int ng, int nb, const float *q, const char *k, const char *v,
-    size_t stride, float *max, float *sum, float *acc, bool f16, int rows)
-{
-    __m256 part[ATTN_QUAD][ATTN_BLOCK];
-    float w[ATTN_QUAD][ATTN_BLOCK];
-    attn_qk(hd, ng, rows, q + g0 * hd, k, stride, nb, f16, part);
     __m256 valid = _mm256_castsi256_ps(
         _mm256_cmpgt_epi32(_mm256_set1_epi32(nb), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7)));
-    for (int g = 0; g < ng; g++) {
-        int32_t h = g0 + g;
-        __m256 s = _mm256_blendv_ps(_mm256_set1_ps(-INFINITY), sum8x8_ps(part[g]), valid);
-        float m = hmax_ps(s);
-        if (m > max[h]) {
-            float c = expf(max[h] - m);
-            sum[h] *= c;
-            float *a = acc + h * hd;
-            for (int64_t i = 0; i < hd; i++)
-                a[i] *= c;
-            max[h] = m;
-        }
-        __m256 e = exp8_ps(_mm256_sub_ps(s, _mm256_set1_ps(max[h])));
-        sum[h] += hsum_ps(e);
-        _mm256_storeu_ps(w[g], e);
-    }
-    attn_pv(hd, ng, (const float(*)[ATTN_BLOCK])w, v, stride, nb, f16, acc + g0 * hd);
+    return _mm256_blendv_ps(_mm256_set1_ps(-INFINITY), sum8x8_ps(part), valid);
 }
 
-/* phi_attn_fn; the ISA's attn_qk_rows takes `rows` K rows per step. */
-static inline __attribute__((always_inline)) void attn_blocks(
-    int64_t hd, int32_t n_q, const float *q, const void *k, const void *v, size_t stride,
-    int64_t n_pos, float *max, float *sum, float *acc, bool f16, int rows)
+static inline float attn_scores_max(attn_scores s)
 {
-    for (int64_t p = 0; p < n_pos; p += ATTN_BLOCK) {
-        const char *kb = (const char *)k + p * stride, *vb = (const char *)v + p * stride;
-        int64_t left = n_pos - p;
-        for (int32_t g0 = 0; g0 < n_q; g0 += ATTN_QUAD) {
-            int ng = n_q - g0 < ATTN_QUAD ? (int)(n_q - g0) : ATTN_QUAD;
-            if (left >= ATTN_BLOCK) /* a constant nb lets the ISA loops unroll */
-                attn_block(hd, g0, ng, ATTN_BLOCK, q, kb, vb, stride, max, sum, acc, f16, rows);
-            else
-                attn_block(hd, g0, ng, (int)left, q, kb, vb, stride, max, sum, acc, f16, rows);
-        }
-    }
+    return hmax_ps(s);
+}
+
+static inline float attn_block_weights(attn_scores s, float max, float w[ATTN_BLOCK])
+{
+    __m256 e = exp8_ps(_mm256_sub_ps(s, _mm256_set1_ps(max)));
+    _mm256_storeu_ps(w, e);
+    return hsum_ps(e);
 }
 
 #endif

@@ -542,7 +542,7 @@ static void scale_f32(int64_t n, float alpha, float *x)
         x[i] *= alpha;
 }
 
-/* ---- attention: the head_dim loops of attn_x86.h's driver ------------- */
+/* ---- attention: the head_dim loops of attn_blocks.h's driver ---------- */
 
 /* 8 K or V values from element i of a row. */
 static inline __m256 load_kv8(const char *row, int64_t i, bool f16)
@@ -627,28 +627,8 @@ static inline __attribute__((always_inline)) void pv_column(
     }
 }
 
-static inline __attribute__((always_inline)) void attn_pv(
-    int64_t hd, int ng, const float w[ATTN_QUAD][ATTN_BLOCK], const char *v, size_t stride,
-    int nb, bool f16, float *acc)
-{
-    int64_t i = 0;
-    for (; i + 8 <= hd; i += 8)
-        pv_column(hd, i, 8, ng, w, v, stride, nb, f16, acc);
-    if (i < hd)
-        pv_column(hd, i, (int)(hd - i), ng, w, v, stride, nb, f16, acc);
-}
-
-static void attn_f32(int64_t hd, int32_t n_q, const float *q, const void *k, const void *v,
-                     size_t stride, int64_t n_pos, float *max, float *sum, float *acc)
-{
-    attn_blocks(hd, n_q, q, k, v, stride, n_pos, max, sum, acc, false, 2);
-}
-
-static void attn_f16(int64_t hd, int32_t n_q, const float *q, const void *k, const void *v,
-                     size_t stride, int64_t n_pos, float *max, float *sum, float *acc)
-{
-    attn_blocks(hd, n_q, q, k, v, stride, n_pos, max, sum, acc, true, 2);
-}
+ATTN_PV_COLUMNS(8)
+ATTN_ENTRY_POINTS(2)
 
 void phi_kernels_init_avx2(phi_kernels *k)
 {

@@ -579,7 +579,7 @@ static void scale_f32(int64_t n, float alpha, float *x)
     }
 }
 
-/* ---- attention: the head_dim loops of attn_x86.h's driver ------------- */
+/* ---- attention: the head_dim loops of attn_blocks.h's driver ---------- */
 
 /* Up to 16 K or V values from element i of a row (masked-off lanes read
  * nothing and are 0). Whole chunks use plain loads: masked loads that miss
@@ -653,17 +653,7 @@ static inline __attribute__((always_inline)) void attn_pv(
     }
 }
 
-static void attn_f32(int64_t hd, int32_t n_q, const float *q, const void *k, const void *v,
-                     size_t stride, int64_t n_pos, float *max, float *sum, float *acc)
-{
-    attn_blocks(hd, n_q, q, k, v, stride, n_pos, max, sum, acc, false, 4);
-}
-
-static void attn_f16(int64_t hd, int32_t n_q, const float *q, const void *k, const void *v,
-                     size_t stride, int64_t n_pos, float *max, float *sum, float *acc)
-{
-    attn_blocks(hd, n_q, q, k, v, stride, n_pos, max, sum, acc, true, 4);
-}
+ATTN_ENTRY_POINTS(4)
 
 void phi_kernels_init_avx512(phi_kernels *k)
 {

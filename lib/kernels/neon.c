@@ -6,7 +6,9 @@
  * in: FP16 arithmetic would round the F32 activations, which the scalar twin
  * does not do. Block layouts: ../shared/docs/gguf-and-quants.md §3. */
 #include <arm_neon.h>
+#include <math.h>
 #include <stdbool.h>
+#include <string.h>
 
 #include "kernels/fp16.h"
 #include "kernels/kernels.h"
@@ -16,36 +18,65 @@
 
 /* ---- activation converters ------------------------------------------- */
 
-/* Same bytes as scalar.c's quantize_q8_0: amax by maxNum from +0 (fmaxf's
- * rule: a NaN loses to a number, and +0 is always there, so no NaN survives;
- * the order does not matter), the same scalar divisions for d and 1/d and
- * the same fp16 rounding of d, one IEEE multiply per element, and fcvtas,
- * which rounds ties away from zero as roundf does. Narrowing keeps the low
- * byte of each int32, as the scalar (int8_t) cast of the saturated
- * conversion does, so even a block whose 1/d overflowed matches. */
+/* One block of n activations (a multiple of 16) to int8, the same bytes as
+ * scalar.c's quantize_block: amax by maxNum from +0 (fmaxf's rule: a NaN
+ * loses to a number; the order does not matter), the scale from
+ * phi_q8_scale, one IEEE multiply per element, the same clamp, and fcvtas,
+ * which rounds ties away from zero as roundf does and turns a NaN (FMIN and
+ * FMAX pass it through) into 0, as the scalar rule does. sums[k] gets the
+ * exact sum of the int8s 16k .. 16k+15 (Q8_1's s, Q8_K's bsums). Returns d. */
+static inline float quantize_block(const float *x, int n, int8_t *q, int16_t *sums)
+{
+    float32x4_t m = vdupq_n_f32(0.0f);
+    uint32x4_t nan = vdupq_n_u32(0);
+    for (int j = 0; j < n; j += 4) {
+        float32x4_t v = vld1q_f32(x + j);
+        m = vmaxnmq_f32(m, vabsq_f32(v));
+        nan = vorrq_u32(nan, vmvnq_u32(vceqq_f32(v, v)));
+    }
+    float inv;
+    float d = phi_q8_scale(vmaxnmvq_f32(m), vmaxvq_u32(nan) != 0, &inv);
+    const float32x4_t lo = vdupq_n_f32(-127.0f), hi = vdupq_n_f32(127.0f);
+    for (int j = 0; j < n; j += 16) {
+        int32x4_t r[4];
+        for (int k = 0; k < 4; k++) {
+            float32x4_t v = vmulq_n_f32(vld1q_f32(x + j + 4 * k), inv);
+            r[k] = vcvtaq_s32_f32(vminq_f32(vmaxq_f32(v, lo), hi));
+        }
+        /* every value is in -127..127, so narrowing is exact */
+        int16x8_t h0 = vmovn_high_s32(vmovn_s32(r[0]), r[1]);
+        int16x8_t h1 = vmovn_high_s32(vmovn_s32(r[2]), r[3]);
+        int8x16_t q16 = vmovn_high_s16(vmovn_s16(h0), h1);
+        vst1q_s8(q + j, q16);
+        sums[j / 16] = vaddlvq_s8(q16);
+    }
+    return d;
+}
+
 static void quantize_q8_0(const float *x, void *out, int64_t n)
 {
     phi_block_q8_0 *b = out;
-    for (int64_t i = 0; i < n / PHI_QK8_0; i++, x += PHI_QK8_0) {
-        float32x4_t v[8];
-        float32x4_t m = vdupq_n_f32(0.0f);
-        for (int k = 0; k < 8; k++) {
-            v[k] = vld1q_f32(x + 4 * k);
-            m = vmaxnmq_f32(m, vabsq_f32(v[k]));
-        }
-        float amax = vmaxnmvq_f32(m);
+    int16_t sums[2];
+    for (int64_t i = 0; i < n / PHI_QK32; i++, x += PHI_QK32)
+        b[i].d = phi_f32_to_fp16(quantize_block(x, PHI_QK32, b[i].qs, sums));
+}
 
-        float d = amax / 127.0f;
-        float id = d != 0.0f ? 1.0f / d : 0.0f;
+static void quantize_q8_1(const float *x, void *out, int64_t n)
+{
+    phi_block_q8_1 *b = out;
+    int16_t sums[2];
+    for (int64_t i = 0; i < n / PHI_QK32; i++, x += PHI_QK32) {
+        float d = quantize_block(x, PHI_QK32, b[i].qs, sums);
         b[i].d = phi_f32_to_fp16(d);
-
-        int16x8_t h[4];
-        for (int k = 0; k < 4; k++)
-            h[k] = vmovn_high_s32(vmovn_s32(vcvtaq_s32_f32(vmulq_n_f32(v[2 * k], id))),
-                                  vcvtaq_s32_f32(vmulq_n_f32(v[2 * k + 1], id)));
-        vst1q_s8(b[i].qs, vmovn_high_s16(vmovn_s16(h[0]), h[1]));
-        vst1q_s8(b[i].qs + 16, vmovn_high_s16(vmovn_s16(h[2]), h[3]));
+        b[i].s = phi_f32_to_fp16(d * (float)(sums[0] + sums[1]));
     }
+}
+
+static void quantize_q8_k(const float *x, void *out, int64_t n)
+{
+    phi_block_q8_k *b = out;
+    for (int64_t i = 0; i < n / PHI_QK_K; i++, x += PHI_QK_K)
+        b[i].d = quantize_block(x, PHI_QK_K, b[i].qs, b[i].bsums);
 }
 
 /* ---- dot products ---------------------------------------------------- */
@@ -124,23 +155,13 @@ static float vec_dot_bf16(int64_t n, const void *w, const void *a)
 /* Without SDOT: widening multiplies (an int8 product always fits in int16,
  * even -128·-128) and pairwise widening adds into int32, so any bytes give
  * the exact sum. */
-static inline int32x4_t dot_i8x32(neon_q32 w, neon_q32 a)
+static inline int32x4_t neon_dot(int32x4_t acc, int8x16_t w, int8x16_t a)
 {
-    int32x4_t s = vpaddlq_s16(vmull_s8(vget_low_s8(w.val[0]), vget_low_s8(a.val[0])));
-    s = vpadalq_s16(s, vmull_high_s8(w.val[0], a.val[0]));
-    s = vpadalq_s16(s, vmull_s8(vget_low_s8(w.val[1]), vget_low_s8(a.val[1])));
-    return vpadalq_s16(s, vmull_high_s8(w.val[1], a.val[1]));
+    acc = vpadalq_s16(acc, vmull_s8(vget_low_s8(w), vget_low_s8(a)));
+    return vpadalq_s16(acc, vmull_high_s8(w, a));
 }
 
-static float vec_dot_q8_0(int64_t n, const void *w, const void *a)
-{
-    return neon_dot_blocks(n, w, a, false, dot_i8x32);
-}
-
-static float vec_dot_q4_0(int64_t n, const void *w, const void *a)
-{
-    return neon_dot_blocks(n, w, a, true, dot_i8x32);
-}
+NEON_BLOCK_DOTS
 
 /* ---- float vector helpers -------------------------------------------- */
 
@@ -164,20 +185,163 @@ static void scale_f32(int64_t n, float alpha, float *x)
         x[i] *= alpha;
 }
 
+/* ---- attention: attn_blocks.h's driver over 4-lane vectors ------------ */
+
+typedef float32x4_t attn_part;
+typedef float32x4x2_t attn_scores;
+#include "kernels/attn_blocks.h"
+
+/* 4 K or V values from element i of a row. */
+static inline float32x4_t load_kv4(const char *row, int64_t i, bool f16)
+{
+    if (f16)
+        return vcvt_f32_f16(vreinterpret_f16_u16(vld1_u16((const uint16_t *)row + i)));
+    return vld1q_f32((const float *)row + i);
+}
+
+/* The last n < 4 values from element i of a row, zero above: no read past
+ * the row. */
+static inline float32x4_t load_kv_tail(const char *row, int64_t i, int n, bool f16)
+{
+    size_t size = f16 ? sizeof(uint16_t) : sizeof(float);
+    unsigned char buf[16] = {0};
+    memcpy(buf, row + (size_t)i * size, (size_t)n * size);
+    return load_kv4((const char *)buf, 0, f16);
+}
+
+/* Scores of np (1 or 2) consecutive K rows from row j, as in avx2.c: ng and
+ * np are constants at each call site, so a[][] and kv[] live in registers. */
+static inline __attribute__((always_inline)) void attn_qk_rows(
+    int64_t hd, int ng, int np, const float *q, const char *k, size_t stride, int j, bool f16,
+    attn_part part[ATTN_QUAD][ATTN_BLOCK])
+{
+    float32x4_t a[2][ATTN_QUAD], kv[2];
+    for (int x = 0; x < np * ng; x++)
+        a[x / ng][x % ng] = vdupq_n_f32(0.0f);
+    for (int64_t i = 0; i < hd; i += 4) {
+        int n = hd - i < 4 ? (int)(hd - i) : 4;
+        for (int r = 0; r < np; r++) {
+            const char *row = k + (size_t)(j + r) * stride;
+            kv[r] = n == 4 ? load_kv4(row, i, f16) : load_kv_tail(row, i, n, f16);
+        }
+        for (int g = 0; g < ng; g++) {
+            const char *qg = (const char *)(q + g * hd);
+            float32x4_t qv = n == 4 ? load_kv4(qg, i, false) : load_kv_tail(qg, i, n, false);
+            for (int r = 0; r < np; r++)
+                a[r][g] = vfmaq_f32(a[r][g], qv, kv[r]);
+        }
+    }
+    for (int x = 0; x < np * ng; x++)
+        part[x % ng][j + x / ng] = a[x / ng][x % ng];
+}
+
+static inline attn_part attn_zero_part(void)
+{
+    return vdupq_n_f32(0.0f);
+}
+
+static inline attn_scores attn_block_scores(const attn_part part[ATTN_BLOCK], int nb)
+{
+    static const uint32_t lane[8] = {0, 1, 2, 3, 4, 5, 6, 7};
+    const float32x4_t none = vdupq_n_f32(-INFINITY);
+    attn_scores s;
+    for (int h = 0; h < 2; h++) {
+        const float32x4_t *p = part + 4 * h;
+        float32x4_t sums = vpaddq_f32(vpaddq_f32(p[0], p[1]), vpaddq_f32(p[2], p[3]));
+        uint32x4_t valid = vcltq_u32(vld1q_u32(lane + 4 * h), vdupq_n_u32((uint32_t)nb));
+        s.val[h] = vbslq_f32(valid, sums, none);
+    }
+    return s;
+}
+
+/* FMAXV returns NaN when a lane is NaN, so a NaN score reaches the weights. */
+static inline float attn_scores_max(attn_scores s)
+{
+    return vmaxvq_f32(vmaxq_f32(s.val[0], s.val[1]));
+}
+
+/* e^x for x <= 0 (softmax weights) to about 2 ulp, attn_blocks.h's
+ * polynomial. Exactly 1 at 0, 0 below ATTN_EXP_MIN and at -inf, NaN for NaN
+ * (FMAX keeps a NaN). */
+static inline float32x4_t exp4(float32x4_t x)
+{
+    const float32x4_t lo = vdupq_n_f32(ATTN_EXP_MIN);
+    uint32x4_t underflow = vcltq_f32(x, lo);
+    x = vmaxq_f32(x, lo);
+    float32x4_t n = vrndnq_f32(vmulq_n_f32(x, ATTN_LOG2E));
+    float32x4_t r = vfmsq_f32(x, n, vdupq_n_f32(ATTN_LN2_HI));
+    r = vfmsq_f32(r, n, vdupq_n_f32(ATTN_LN2_LO));
+    float32x4_t p = vdupq_n_f32(attn_exp_poly[0]);
+    for (int c = 1; c < 6; c++)
+        p = vfmaq_f32(vdupq_n_f32(attn_exp_poly[c]), p, r);
+    p = vfmaq_f32(vaddq_f32(r, vdupq_n_f32(1.0f)), vmulq_f32(p, r), r);
+    /* 2^n, in unsigned lanes: x = +inf (a NaN score left the max at -inf)
+     * converts to INT32_MAX, and the add must wrap without overflow */
+    uint32x4_t e = vaddq_u32(vreinterpretq_u32_s32(vcvtq_s32_f32(n)), vdupq_n_u32(127));
+    float32x4_t y = vmulq_f32(p, vreinterpretq_f32_u32(vshlq_n_u32(e, 23)));
+    return vreinterpretq_f32_u32(vbicq_u32(vreinterpretq_u32_f32(y), underflow));
+}
+
+static inline float attn_block_weights(attn_scores s, float max, float w[ATTN_BLOCK])
+{
+    float32x4_t e0 = exp4(vsubq_f32(s.val[0], vdupq_n_f32(max)));
+    float32x4_t e1 = exp4(vsubq_f32(s.val[1], vdupq_n_f32(max)));
+    vst1q_f32(w, e0);
+    vst1q_f32(w + 4, e1);
+    return vaddvq_f32(vaddq_f32(e0, e1));
+}
+
+/* One 4-wide column i (n <= 4 wide at the end) of every head's accumulator:
+ * the block's V values there are converted once and held in registers for
+ * all the heads; even and odd positions go to two FMA chains. */
+static inline __attribute__((always_inline)) void pv_column(
+    int64_t hd, int64_t i, int n, int ng, const float w[ATTN_QUAD][ATTN_BLOCK], const char *v,
+    size_t stride, int nb, bool f16, float *acc)
+{
+    float32x4_t vv[ATTN_BLOCK];
+    for (int j = 0; j < nb; j++)
+        vv[j] = n == 4 ? load_kv4(v + j * stride, i, f16) : load_kv_tail(v + j * stride, i, n, f16);
+    for (int g = 0; g < ng; g++) {
+        float *a = acc + g * hd + i;
+        float32x4_t s[2] = {n == 4 ? vld1q_f32(a) : load_kv_tail((const char *)a, 0, n, false),
+                            vdupq_n_f32(0.0f)};
+        for (int j = 0; j < nb; j++)
+            s[j % 2] = vfmaq_n_f32(s[j % 2], vv[j], w[g][j]);
+        float32x4_t out = vaddq_f32(s[0], s[1]);
+        if (n == 4) {
+            vst1q_f32(a, out);
+        } else {
+            float lanes[4];
+            vst1q_f32(lanes, out);
+            memcpy(a, lanes, (size_t)n * sizeof(float));
+        }
+    }
+}
+
+ATTN_PV_COLUMNS(4)
+ATTN_ENTRY_POINTS(2)
+
 void phi_kernels_init_neon(phi_kernels *k)
 {
     k->name = "neon";
     k->level = PHI_KERNEL_NEON;
 
     k->quantize_act[PHI_DT_Q8_0] = quantize_q8_0;
+    k->quantize_act[PHI_DT_Q8_1] = quantize_q8_1;
+    k->quantize_act[PHI_DT_Q8_K] = quantize_q8_k;
 
     k->vec_dot[PHI_DT_F32] = vec_dot_f32;
     k->vec_dot[PHI_DT_F16] = vec_dot_f16;
     k->vec_dot[PHI_DT_BF16] = vec_dot_bf16;
-    k->vec_dot[PHI_DT_Q8_0] = vec_dot_q8_0;
-    k->vec_dot[PHI_DT_Q4_0] = vec_dot_q4_0;
+#define SET_DOT(T, name) k->vec_dot[PHI_DT_##T] = vec_dot_##name;
+    PHI_BLOCK32_TYPES(SET_DOT)
+    PHI_SUPERBLOCK_TYPES(SET_DOT)
+#undef SET_DOT
 
     k->dot_f32 = dot_f32;
     k->axpy_f32 = axpy_f32;
     k->scale_f32 = scale_f32;
+
+    k->attn[PHI_DT_F32] = attn_f32;
+    k->attn[PHI_DT_F16] = attn_f16;
 }

@@ -1,7 +1,8 @@
 /* ARMv8.2 dot-product (SDOT) kernels. This file alone is compiled with
  * -march=armv8.2-a+dotprod; the dispatcher installs it over the plain NEON
  * table on cores whose HWCAP has ASIMDDP, so only the integer dots live
- * here. Each has its scalar twin in scalar.c and is tested against it. */
+ * here (neon_blocks.h, over the neon_dot below). Each has its scalar twin
+ * in scalar.c and is tested against it. */
 #include <arm_neon.h>
 #include <stdbool.h>
 
@@ -12,26 +13,20 @@
 
 /* SDOT adds each four signed byte products into an int32 lane, without
  * saturating: exact for any bytes. */
-static inline int32x4_t dot_i8x32(neon_q32 w, neon_q32 a)
+static inline int32x4_t neon_dot(int32x4_t acc, int8x16_t w, int8x16_t a)
 {
-    return vdotq_s32(vdotq_s32(vdupq_n_s32(0), w.val[0], a.val[0]), w.val[1], a.val[1]);
+    return vdotq_s32(acc, w, a);
 }
 
-static float vec_dot_q8_0(int64_t n, const void *w, const void *a)
-{
-    return neon_dot_blocks(n, w, a, false, dot_i8x32);
-}
-
-static float vec_dot_q4_0(int64_t n, const void *w, const void *a)
-{
-    return neon_dot_blocks(n, w, a, true, dot_i8x32);
-}
+NEON_BLOCK_DOTS
 
 void phi_kernels_init_neon_dotprod(phi_kernels *k)
 {
     k->name = "neon-dotprod";
     k->level = PHI_KERNEL_NEON_DOTPROD;
 
-    k->vec_dot[PHI_DT_Q8_0] = vec_dot_q8_0;
-    k->vec_dot[PHI_DT_Q4_0] = vec_dot_q4_0;
+#define SET_DOT(T, name) k->vec_dot[PHI_DT_##T] = vec_dot_##name;
+    PHI_BLOCK32_TYPES(SET_DOT)
+    PHI_SUPERBLOCK_TYPES(SET_DOT)
+#undef SET_DOT
 }

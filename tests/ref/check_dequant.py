@@ -13,6 +13,7 @@ Exit status: 0 pass, 1 fail.
 """
 import argparse
 import os
+import shlex
 import subprocess
 import sys
 import tempfile
@@ -47,12 +48,15 @@ def rows_for(name, rng, n_rows=24, blocks_per_row=3):
 def check(driver, workdir, seed=0):
     rng = np.random.default_rng(seed)
     ok = True
+    # a cross-built driver runs through the cross file's exe_wrapper (qemu)
+    wrapper = shlex.split(os.environ.get("MESON_EXE_WRAPPER", ""))
     for name in TYPES:
         t = gw.TYPE_NAMES[name]
         data, n = rows_for(name, rng)
         src, dst = os.path.join(workdir, f"{name}.in"), os.path.join(workdir, f"{name}.out")
         data.tofile(src)
-        p = subprocess.run([driver, str(t), str(n), src, dst], capture_output=True, text=True)
+        p = subprocess.run(wrapper + [driver, str(t), str(n), src, dst], capture_output=True,
+                           text=True)
         if p.returncode != 0:
             print(f"{name}: FAIL driver exited {p.returncode}: {p.stderr.strip()}")
             ok = False

@@ -10,6 +10,7 @@ tensor and the type.  Exit status: 0 pass, 1 fail.
 """
 import argparse
 import os
+import shlex
 import subprocess
 import sys
 import tempfile
@@ -31,10 +32,12 @@ def main(argv=None):
     ap.add_argument("--driver", required=True)
     args = ap.parse_args(argv)
     ok = True
+    # a cross-built driver runs through the cross file's exe_wrapper (qemu)
+    wrapper = shlex.split(os.environ.get("MESON_EXE_WRAPPER", ""))
     with tempfile.TemporaryDirectory(prefix="phi4-refused-") as d:
         for tensor, name, code, block, size in CASES:
             make_model.make_model("k-like", "q4_k_m", d, raw={tensor: (code, block, size)})
-            p = subprocess.run([args.driver, os.path.join(d, "model.gguf"),
+            p = subprocess.run(wrapper + [args.driver, os.path.join(d, "model.gguf"),
                                 os.path.join(d, "out.bin"), "--tokens", "1,2", "--plan", "e2"],
                                capture_output=True, text=True, timeout=60)
             named = f"'{tensor}'" in p.stderr and name in p.stderr
