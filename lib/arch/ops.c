@@ -2,6 +2,7 @@
 
 #include <math.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <string.h>
 
 /* Prefill work items are ROW_TILE weight rows × TOKEN_TILE tokens: 16 rows of
@@ -10,8 +11,28 @@
  * them, and a thread's next item usually reuses the same weight rows. */
 enum { ROW_TILE = 16, TOKEN_TILE = 32 };
 
+#ifdef PHI_HAVE_OPENBLAS
+#include <cblas.h>
+
+/* With -Dblas=openblas, a prompt of at least BLAS_MIN_TOKENS tokens with
+ * float weights is one cblas_sgemm per matrix (F32) or per BLAS_ROW_TILE
+ * rows converted to F32 in the context's scratch (F16, BF16; 128 rows of
+ * 8192 are 4 MiB). Below that the kernels' gemm is as fast. */
+enum { BLAS_MIN_TOKENS = 32, BLAS_ROW_TILE = 128 };
+
+static bool use_blas(uint32_t weight_type, int32_t n)
+{
+    return n >= BLAS_MIN_TOKENS && (weight_type == PHI_DT_F32 || weight_type == PHI_DT_F16 ||
+                                    weight_type == PHI_DT_BF16);
+}
+#endif
+
 size_t phi_op_matmul_scratch(uint32_t weight_type, int64_t cols, int32_t n)
 {
+#ifdef PHI_HAVE_OPENBLAS
+    if (use_blas(weight_type, n) && weight_type != PHI_DT_F32)
+        return BLAS_ROW_TILE * (size_t)cols * sizeof(float);
+#endif
     int act = phi_act_dtype(weight_type);
     size_t row = 0;
     if (act < 0 || act == PHI_DT_F32 || !phi_dtype_row_bytes((uint32_t)act, cols, &row))
@@ -93,9 +114,60 @@ static void multiply_tiles(void *opaque, int ith, int nth)
     }
 }
 
+#ifdef PHI_HAVE_OPENBLAS
+typedef struct {
+    const phi_kernels *k;
+    const phi_tensor *w;
+    long r0, r1;   /* the weight rows of the tile */
+    float *tile;   /* (r1 - r0) rows of ne[0] floats */
+} convert_job;
+
+static void convert_rows(void *opaque, int ith, int nth)
+{
+    const convert_job *j = opaque;
+    int64_t cols = j->w->ne[0];
+    size_t w_row = j->w->nbytes / (size_t)j->w->ne[1];
+    long t0, t1;
+    phi_split_range(j->r1 - j->r0, ith, nth, &t0, &t1);
+    for (long r = t0; r < t1; r++)
+        j->k->dequant[j->w->type]((const char *)j->w->data + (size_t)(j->r0 + r) * w_row,
+                                  j->tile + r * cols, cols);
+}
+
+/* y = x · Wᵀ by OpenBLAS, from the calling thread with as many OpenBLAS
+ * threads as the context has (a process-wide setting, changed only when a
+ * context with another count comes by); the pool converts F16 / BF16 tiles. */
+static void matmul_blas(const phi_runtime *rt, const phi_tensor *w, const float *x, int32_t n,
+                        float *y, float *tile)
+{
+    int threads = phi_pool_size(rt->pool);
+    if (openblas_get_num_threads() != threads)
+        openblas_set_num_threads(threads);
+    int cols = (int)w->ne[0], rows = (int)w->ne[1];
+    if (w->type == PHI_DT_F32) {
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, rows, cols, 1.0f, x, cols,
+                    (const float *)w->data, cols, 0.0f, y, rows);
+        return;
+    }
+    for (long r0 = 0; r0 < rows; r0 += BLAS_ROW_TILE) {
+        convert_job job = {.k = rt->k, .w = w, .r0 = r0, .tile = tile,
+                           .r1 = r0 + BLAS_ROW_TILE < rows ? r0 + BLAS_ROW_TILE : rows};
+        phi_pool_run(rt->pool, convert_rows, &job);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, (int)(job.r1 - r0), cols, 1.0f, x,
+                    cols, tile, cols, 0.0f, y + r0, rows);
+    }
+}
+#endif
+
 void phi_op_matmul(const phi_runtime *rt, const phi_tensor *w, const float *x, int32_t n,
                    float *y, void *scratch)
 {
+#ifdef PHI_HAVE_OPENBLAS
+    if (use_blas(w->type, n)) {
+        matmul_blas(rt, w, x, n, y, scratch);
+        return;
+    }
+#endif
     matmul_job job = {
         .k = rt->k, .w = w, .x = x, .n = n, .y = y,
         .act_type = phi_act_dtype(w->type),
