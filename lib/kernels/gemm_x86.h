@@ -147,24 +147,24 @@ static inline __attribute__((always_inline)) void gemm_tile_block32(
             acc[r][c] = _mm256_setzero_ps();
     for (int64_t i = 0; i < n / PHI_QK32; i++) {
         __m256i wv[GEMM_MAX_RM], wabs[GEMM_MAX_RM];
-        float dw[GEMM_MAX_RM];
+        __m256 dw[GEMM_MAX_RM];
 #pragma GCC unroll 4
         for (int r = 0; r < rm; r++) {
             const uint8_t *x = w[r] + (size_t)i * w_bytes;
             wv[r] = block32_signed(type, x);
             wabs[r] = _mm256_sign_epi8(wv[r], wv[r]);
-            dw[r] = _cvtsh_ss(phi_load_u16(x));
+            dw[r] = _mm256_set1_ps(_cvtsh_ss(phi_load_u16(x)));
         }
 #pragma GCC unroll 6
         for (int c = 0; c < rn; c++) {
             const phi_block_q8_0 *y =
                 (const phi_block_q8_0 *)(a + (size_t)c * a_stride + (size_t)i * a_bytes);
             __m256i av = _mm256_loadu_si256((const __m256i *)y->qs);
-            float da = _cvtsh_ss(y->d);
+            __m256 da = _mm256_set1_ps(_cvtsh_ss(y->d));
 #pragma GCC unroll 4
             for (int r = 0; r < rm; r++) {
                 __m256i p = gemm_dot_i8(wabs[r], _mm256_sign_epi8(av, wv[r]));
-                acc[r][c] = _mm256_fmadd_ps(_mm256_set1_ps(dw[r] * da), _mm256_cvtepi32_ps(p),
+                acc[r][c] = _mm256_fmadd_ps(dw[r], _mm256_mul_ps(da, _mm256_cvtepi32_ps(p)),
                                             acc[r][c]);
             }
         }
@@ -334,16 +334,23 @@ static inline __attribute__((always_inline)) void gemm_tile_superblock(
                 isum[r][c] = gemm_dot_scaled(isum[r][c], u[r], av, s[r]);
         }
     }
+    /* acc += d_a·(d·isum - dmin·msum) */
+    __m256 d[GEMM_MAX_RM], dmin[GEMM_MAX_RM];
+#pragma GCC unroll 4
+    for (int r = 0; r < rm; r++) {
+        d[r] = _mm256_set1_ps(dec[r].d);
+        dmin[r] = _mm256_set1_ps(dec[r].dmin);
+    }
 #pragma GCC unroll 6
     for (int c = 0; c < rn; c++) {
         __m256i bsums = _mm256_loadu_si256((const __m256i *)y[c]->bsums);
+        __m256 da = _mm256_set1_ps(y[c]->d);
 #pragma GCC unroll 4
         for (int r = 0; r < rm; r++) {
             __m256i msum = _mm256_madd_epi16(_mm256_load_si256((const __m256i *)dec[r].min), bsums);
-            __m256 v = _mm256_fmadd_ps(_mm256_set1_ps(y[c]->d * dec[r].d),
-                                       _mm256_cvtepi32_ps(isum[r][c]), acc[r][c0 + c]);
-            acc[r][c0 + c] = _mm256_fnmadd_ps(_mm256_set1_ps(y[c]->d * dec[r].dmin),
-                                              _mm256_cvtepi32_ps(msum), v);
+            __m256 v = _mm256_fmsub_ps(d[r], _mm256_cvtepi32_ps(isum[r][c]),
+                                       _mm256_mul_ps(dmin[r], _mm256_cvtepi32_ps(msum)));
+            acc[r][c0 + c] = _mm256_fmadd_ps(da, v, acc[r][c0 + c]);
         }
     }
 }
