@@ -17,7 +17,8 @@ enum { ROW_TILE = 16, TOKEN_TILE = 32 };
 /* With -Dblas=openblas, a prompt of at least BLAS_MIN_TOKENS tokens with
  * float weights is one cblas_sgemm per matrix (F32) or per BLAS_ROW_TILE
  * rows converted to F32 in the context's scratch (F16, BF16; 128 rows of
- * 8192 are 4 MiB). Below that the kernels' gemm is as fast. */
+ * 8192 are 4 MiB). Shorter prompts stay with the kernels' gemm: sgemm packs
+ * the whole weight matrix, which pays off only over many tokens. */
 enum { BLAS_MIN_TOKENS = 32, BLAS_ROW_TILE = 128 };
 
 static bool use_blas(uint32_t weight_type, int32_t n)
@@ -99,8 +100,6 @@ static void multiply_rows(void *opaque, int ith, int nth)
  * takes fewer and the others finish the matrix. */
 static void multiply_tiles(void *opaque, int ith, int nth)
 {
-    (void)ith;
-    (void)nth;
     matmul_job *j = opaque;
     long rows = (long)j->w->ne[1];
     long row_tiles = (rows + ROW_TILE - 1) / ROW_TILE;
