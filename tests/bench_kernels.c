@@ -280,7 +280,7 @@ static void report_gemm(const phi_kernels **levels, int n_levels, uint32_t type,
         if (levels[l]->gemm[type]) {
             b.kind = GEMM;
             double t = time_call(levels[l], &b);
-            printf("   gemm %8.2f GFLOP/s  x%.1f", flops / t * 1e-9, loop / t);
+            printf("   gemm %8.2f GFLOP/s  x%.1f over the loop", flops / t * 1e-9, loop / t);
         }
         printf("\n");
     }
