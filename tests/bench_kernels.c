@@ -2,9 +2,13 @@
  * have: row kernels at Phi-4-mini's row lengths (3072 = n_embd, 8192 = n_ff),
  * with data in cache, whole-matrix matvecs with the weights streamed from
  * memory (the decode bottleneck: each call takes the next of enough copies of
- * the matrix to fill MATVEC_SPAN, so no cache holds them), and one layer of a Phi-4 decode step's
- * attention at a long context with each KV cache type (its 10 KV heads'
- * rows, 20 or 40 MiB, also mostly stream from memory). GB/s counts the bytes
+ * the matrix to fill MATVEC_SPAN, so no cache holds them), one layer of a
+ * Phi-4 decode step's attention at a long context with each KV cache type (its 10 KV heads'
+ * rows, 20 or 40 MiB, also mostly stream from memory), and prompt-sized
+ * matrix products: 64 tokens through whole matrices with the level's gemm
+ * next to the loop of vec_dot over the same tiles that a NULL gemm slot
+ * means (the scalar level is left out there: it has no gemm, and its loop
+ * would take seconds). GB/s counts the bytes
  * a call reads (and writes); GFLOP/s counts a multiply-add as 2. Each figure
  * is the best of several timed batches of about 50 ms. */
 #include <math.h>
@@ -33,7 +37,11 @@ static double now(void)
 
 
 /* What one benchmark calls: kind selects the kernel, the rest is its data. */
-enum kind { VEC_DOT, DOT_F32, AXPY, SCALE, QUANTIZE, MATVEC, ATTN };
+enum kind { VEC_DOT, DOT_F32, AXPY, SCALE, QUANTIZE, MATVEC, ATTN, GEMM_LOOP, GEMM };
+
+/* Prompt processing: GEMM_TOKENS activation rows; the loop goes over
+ * GEMM_ROW_TILE weight rows at a time, every token per tile (ops.c's tiles). */
+enum { GEMM_TOKENS = 64, GEMM_ROW_TILE = 16 };
 
 /* Phi-4's attention: head_dim 128, 40 query heads over 10 KV heads. */
 enum { ATTN_HEAD_DIM = 128, ATTN_GROUP = 4, ATTN_KV_HEADS = 10 };
@@ -46,9 +54,10 @@ typedef struct {
     enum kind kind;
     uint32_t type;      /* weight type (VEC_DOT, MATVEC), activation type (QUANTIZE) or
                            KV cache type (ATTN) */
-    int64_t n, rows;    /* row length; rows for MATVEC, positions for ATTN */
+    int64_t n, rows;    /* row length; rows for MATVEC and GEMM*, positions for ATTN */
     size_t w_row;       /* bytes per weight row (K and V row for ATTN) */
     size_t copies, next; /* MATVEC: copies of the matrix in w, the one the next call reads */
+    size_t act_row;     /* GEMM*: bytes per activation row */
     void *w, *a;        /* ATTN: K and V, ATTN_KV_HEADS heads of `rows` rows each */
     float *x, *y;       /* ATTN: the query heads and the outputs with max and sum */
 } bench;
@@ -88,6 +97,17 @@ static void run_once(const phi_kernels *k, bench *b)
         break;
     }
     case ATTN: attend_layer(k, b); break;
+    case GEMM_LOOP:
+        for (int64_t r0 = 0; r0 < b->rows; r0 += GEMM_ROW_TILE)
+            for (int t = 0; t < GEMM_TOKENS; t++)
+                for (int64_t r = r0; r < r0 + GEMM_ROW_TILE && r < b->rows; r++)
+                    b->y[t * b->rows + r] = k->vec_dot[b->type](
+                        b->n, (const char *)b->w + r * b->w_row, (const char *)b->a + t * b->act_row);
+        break;
+    case GEMM:
+        k->gemm[b->type](b->n, b->w, b->w_row, (int)b->rows, b->a, b->act_row, GEMM_TOKENS, b->y,
+                         (size_t)b->rows);
+        break;
     }
 }
 
@@ -222,6 +242,9 @@ static void report(const phi_kernels **levels, int n_levels, enum kind kind, uin
         snprintf(label, sizeof label, "attn kv %s %lld pos", phi_dtype_name(type), (long long)rows);
         break;
     }
+    case GEMM_LOOP:
+    case GEMM:
+        break; /* report_gemm's */
     }
     double t_scalar = 0;
     for (int l = 0; l < n_levels; l++) {
@@ -240,6 +263,46 @@ static void report(const phi_kernels **levels, int n_levels, enum kind kind, uin
     free(b.a);
 }
 
+/* GEMM_TOKENS tokens through a rows × n matrix at every SIMD level: the
+ * vec_dot loop, then the gemm when the level has one for the type. */
+static void report_gemm(const phi_kernels **levels, int n_levels, uint32_t type, int64_t n,
+                        int64_t rows)
+{
+    int act = phi_act_dtype(type);
+    bench b = {.type = type, .n = n, .rows = rows};
+    b.w_row = row_bytes(type, n);
+    b.act_row = row_bytes((uint32_t)act, n);
+    b.w = malloc(b.w_row * (size_t)rows);
+    b.a = malloc(b.act_row * GEMM_TOKENS);
+    b.x = malloc((size_t)n * sizeof(float));
+    b.y = malloc((size_t)rows * GEMM_TOKENS * sizeof(float));
+    fill_weights(type, b.w, b.w_row * (size_t)rows, n, rows);
+    for (int t = 0; t < GEMM_TOKENS; t++) {
+        for (int64_t i = 0; i < n; i++)
+            b.x[i] = rand_f();
+        levels[0]->quantize_act[act](b.x, (char *)b.a + t * b.act_row, n);
+    }
+    double flops = 2.0 * (double)n * (double)rows * GEMM_TOKENS;
+    char label[64];
+    snprintf(label, sizeof label, "gemm %s %lldx%lld x%d", phi_dtype_name(type), (long long)rows,
+             (long long)n, GEMM_TOKENS);
+    for (int l = 1; l < n_levels; l++) {
+        b.kind = GEMM_LOOP;
+        double loop = time_call(levels[l], &b);
+        printf("%-26s %-12s vec_dot loop %8.2f GFLOP/s", label, levels[l]->name, flops / loop * 1e-9);
+        if (levels[l]->gemm[type]) {
+            b.kind = GEMM;
+            double t = time_call(levels[l], &b);
+            printf("   gemm %8.2f GFLOP/s  x%.1f over the loop", flops / t * 1e-9, loop / t);
+        }
+        printf("\n");
+    }
+    free(b.w);
+    free(b.a);
+    free(b.x);
+    free(b.y);
+}
+
 int main(void)
 {
     const phi_kernels *levels[8];
@@ -256,6 +319,15 @@ int main(void)
                                      PHI_DT_Q5_K, PHI_DT_Q6_K, PHI_DT_IQ4_XS};
     static const uint32_t acts[] = {PHI_DT_Q8_0, PHI_DT_Q8_1, PHI_DT_Q8_K};
     enum { N_TYPES = sizeof types / sizeof *types };
+    /* PHI4_BENCH_GEMM=1: only the prompt-sized matrix products */
+    const char *only_gemm = getenv("PHI4_BENCH_GEMM");
+    if (only_gemm && *only_gemm == '1') {
+        for (int t = 0; t < N_TYPES; t++) {
+            report_gemm(levels, n_levels, types[t], 3072, 3072);
+            report_gemm(levels, n_levels, types[t], 3072, 8192);
+        }
+        return 0;
+    }
     /* PHI4_BENCH_MATVEC=1: only the streamed matvecs (the decode figure) */
     const char *only = getenv("PHI4_BENCH_MATVEC");
     for (int s = 0; s < 2 && !(only && *only == '1'); s++) {
@@ -275,5 +347,9 @@ int main(void)
     /* Phi-4 decode attention at 4096 positions, one layer; x40 for a token */
     report(levels, n_levels, ATTN, PHI_DT_F32, ATTN_HEAD_DIM, 4096);
     report(levels, n_levels, ATTN, PHI_DT_F16, ATTN_HEAD_DIM, 4096);
+    for (int t = 0; t < N_TYPES && !(only && *only == '1'); t++) {
+        report_gemm(levels, n_levels, types[t], 3072, 3072);
+        report_gemm(levels, n_levels, types[t], 3072, 8192);
+    }
     return 0;
 }

@@ -29,6 +29,21 @@ abi=$(sed -n 's/^#define PHI4_ABI_VERSION \([0-9]*\)$/\1/p' "$src/include/phi4.h
 [ "$soname" = "libphi4.so.$abi" ] || fail "SONAME is '$soname', expected libphi4.so.$abi"
 [ -f "$lib/libphi4.a" ] || fail "no static library installed"
 
+# Run-time dependencies: libc, libm and pthreads only, and OpenBLAS when
+# built with -Dblas=openblas; without it the library must not even name it.
+blas=$(meson introspect "$build" --buildoptions |
+  /usr/bin/python3 -c 'import json,sys; print([o["value"] for o in json.load(sys.stdin) if o["name"]=="blas"][0])')
+needed=$(objdump -p "$so" | awk '/NEEDED/{print $2}')
+allowed='^(libc|libm|libpthread|libdl|ld-linux[-a-z0-9_]*)\.so'
+[ "$blas" = openblas ] && allowed="$allowed|^libopenblas\.so"
+echo "$needed" | grep -vE "$allowed" | grep -q . &&
+  fail "unexpected run-time dependencies: $(echo $needed)"
+if [ "$blas" = openblas ]; then
+  echo "$needed" | grep -q '^libopenblas' || fail "built with -Dblas=openblas but does not link it"
+elif grep -qi openblas "$so"; then
+  fail "a build without -Dblas=openblas names OpenBLAS"
+fi
+
 nm -D --defined-only "$so" | awk '$2=="T"{print $3}' | sort > "$tmp/symbols"
 if ! diff -u "$src/abi/symbols.txt" "$tmp/symbols"; then
   fail "exported symbols differ from abi/symbols.txt (add new API there deliberately)"
@@ -71,4 +86,4 @@ fi
 static_flags=$(pkg-config --define-variable=prefix="$root" --cflags --libs --static phi4)
 cc -std=c11 "$src/tests/consumer.c" "$lib/libphi4.a" $static_flags -o "$tmp/consumer-static"
 "$tmp/consumer-static" || fail "statically linked consumer failed"
-echo "check_install: SONAME $soname, $(wc -l < "$tmp/symbols") symbols, C99/C++ header, pkg-config shared and static consumers, examples ($examples) OK"
+echo "check_install: SONAME $soname, needs $(echo $needed), $(wc -l < "$tmp/symbols") symbols, C99/C++ header, pkg-config shared and static consumers, examples ($examples) OK"

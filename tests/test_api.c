@@ -240,12 +240,31 @@ static float max_diff(const float *a, const float *b, int64_t n)
     return d;
 }
 
-/* One batch, one token at a time, and odd chunks all give the same logits. */
+/* The largest difference relative to the row's logit scale, as
+ * tests/ref/check_logits.py measures against the reference. */
+static float row_metric(const float *a, const float *b, int64_t n)
+{
+    float scale = 1.0f;
+    for (int64_t i = 0; i < n; i++)
+        scale = fmaxf(scale, fabsf(a[i]));
+    return max_diff(a, b, n) / scale;
+}
+
+/* One batch and one token at a time give the same logits, up to the order
+ * of float sums: prompts go through the gemm kernels, single tokens through
+ * vec_dot. With float weights that is float rounding (1e-4, as
+ * check_logits.py bounds it). With quantized weights every matmul input is
+ * quantized to int8 first, and where a value lies within rounding of a
+ * quantization midpoint the two runs land one step apart: a share of the
+ * Q8 noise, whose whole effect check_logits.py bounds by 0.032 (simulated
+ * worst case); the bugs it lists (a position off by one, wrong RoPE, ...)
+ * stay above 0.16. Below 2 bytes per weight the weights are quantized. */
 static void test_incremental_equals_batch(void)
 {
     enum { N = 21 };
     phi_ctx *batch = load(2, 0), *inc = load(1, 0);
     int64_t nv = info(batch, PHI_INFO_N_VOCAB);
+    bool quantized = info(batch, PHI_INFO_WEIGHT_BYTES) < 2 * info(batch, PHI_INFO_N_PARAMS);
     phi_token p[N];
     prompt_of(batch, p, N);
     CHECK_EQ(phi_set_int(batch, PHI_OPT_LOGITS_ALL, 1), PHI_OK);
@@ -255,7 +274,7 @@ static void test_incremental_equals_batch(void)
         const float *a = phi_logits_at(batch, (size_t)i), *b = phi_logits(inc);
         CHECK(a && b);
         if (a && b)
-            CHECK(max_diff(a, b, nv) < 1e-4f);
+            CHECK(row_metric(a, b, nv) < (quantized ? 0.032f : 1e-4f));
     }
     CHECK(phi_logits_at(batch, N) == NULL);
     CHECK_EQ(phi_errcode(batch), PHI_E_INVALID_ARG);

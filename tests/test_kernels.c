@@ -89,7 +89,30 @@ static void set_weight_bits(uint32_t type, void *w, int64_t i, uint16_t half_bit
         ((uint16_t *)w)[i] = half_bits;
 }
 
-/* One comparison of a float dot; dot == NULL means vec_dot[type]. */
+/* Whether got, a level's float dot of w and a, is within the bound above
+ * of want, the scalar one; reports the difference as `what`. */
+static bool float_dot_close(const phi_kernels *k, uint32_t type, int64_t n, const void *w,
+                            const float *a, float got, float want, const char *what)
+{
+    double mag = 0.0;
+    for (int64_t i = 0; i < n; i++)
+        mag += fabs((double)weight_value(type, w, i) * a[i]);
+    bool ok;
+    double tol = 0.0;
+    if (!isfinite(mag) || isnan(want))
+        ok = isnan(want) ? isnan(got) : same_float(got, want);
+    else {
+        tol = 2.0 * (double)(n + 1) * U * mag;
+        ok = fabs((double)got - want) <= tol;
+        note_dot_error(got, want, tol);
+    }
+    if (!ok)
+        fprintf(stderr, "  %s %s type %u n %lld: got %.9g want %.9g tol %.3g\n", k->name, what,
+                type, (long long)n, got, want, tol);
+    return ok;
+}
+
+/* One comparison of a float dot: dot_f32 or vec_dot[type]. */
 static void cmp_float_dot(const phi_kernels *k, uint32_t type, bool via_dot_f32, int64_t n,
                           const void *w, const float *a, const char *what)
 {
@@ -101,24 +124,29 @@ static void cmp_float_dot(const phi_kernels *k, uint32_t type, bool via_dot_f32,
         got = k->vec_dot[type](n, w, a);
         want = scalar_k->vec_dot[type](n, w, a);
     }
-    double mag = 0.0;
-    for (int64_t i = 0; i < n; i++)
-        mag += fabs((double)weight_value(type, w, i) * a[i]);
-    if (!isfinite(mag) || isnan(want)) {
-        bool ok = isnan(want) ? isnan(got) : same_float(got, want);
-        CHECK(ok);
-        if (!ok)
-            fprintf(stderr, "  %s %s type %u n %lld: got %g want %g\n", k->name, what, type,
-                    (long long)n, got, want);
-        return;
+    CHECK(float_dot_close(k, type, n, w, a, got, want, what));
+}
+
+/* The extremes of a weight format: largest finite half / bf16 and
+ * subnormals, alternating (F32: near FLT_MAX and subnormal). */
+static void extreme_float_weights(uint32_t type, void *w, int64_t n)
+{
+    for (int64_t i = 0; i < n; i++) {
+        switch (i % 4) {
+        case 0: set_weight_bits(type, w, i, 0x7bff, 3.0e38f); break;  /* 65504 */
+        case 1: set_weight_bits(type, w, i, 0x0001, 1.0e-45f); break;  /* min subnormal */
+        case 2: set_weight_bits(type, w, i, 0x83ff, -1.1e-38f); break; /* -max subnormal */
+        default: set_weight_bits(type, w, i, 0xfbff, -3.0e38f); break;
+        }
     }
-    double tol = 2.0 * (double)(n + 1) * U * mag;
-    bool ok = fabs((double)got - want) <= tol;
-    note_dot_error(got, want, tol);
-    CHECK(ok);
-    if (!ok)
-        fprintf(stderr, "  %s %s type %u n %lld: got %.9g want %.9g tol %.3g\n", k->name, what,
-                type, (long long)n, got, want, tol);
+}
+
+/* Activations small enough against extreme_float_weights to keep Σ|w·a|
+ * finite (0x7bff as bf16 is 2.6e36). */
+static float extreme_float_act(uint32_t type)
+{
+    float a = rand_f() * (type == PHI_DT_F32 ? 1e-4f : 1.0f);
+    return type == PHI_DT_BF16 ? a * 1e-3f : a;
 }
 
 static void test_float_dot(const phi_kernels *k, uint32_t type, bool via_dot_f32)
@@ -141,20 +169,10 @@ static void test_float_dot(const phi_kernels *k, uint32_t type, bool via_dot_f32
             set_weight(type, wbuf, i, 0.0f);
         CHECK(via_dot_f32 ? k->dot_f32(n, (const float *)wbuf, a) == 0.0f
                           : k->vec_dot[type](n, wbuf, a) == 0.0f);
-        /* extremes of the weight format: largest finite half / bf16 and
-         * subnormals, alternating, against small activations */
-        for (int64_t i = 0; i < n; i++) {
-            switch (i % 4) {
-            case 0: set_weight_bits(type, wbuf, i, 0x7bff, 3.0e38f); break;  /* 65504 */
-            case 1: set_weight_bits(type, wbuf, i, 0x0001, 1.0e-45f); break;  /* min subnormal */
-            case 2: set_weight_bits(type, wbuf, i, 0x83ff, -1.1e-38f); break; /* -max subnormal */
-            default: set_weight_bits(type, wbuf, i, 0xfbff, -3.0e38f); break;
-            }
-            a[i] = rand_f() * (type == PHI_DT_F32 ? 1e-4f : 1.0f); /* keep Σ|w·a| finite */
-        }
-        if (type == PHI_DT_BF16) /* 0x7bff as bf16 is 2.6e36; keep the sum finite */
-            for (int64_t i = 0; i < n; i++)
-                a[i] *= 1e-3f;
+        /* extremes of the weight format against small activations */
+        extreme_float_weights(type, wbuf, n);
+        for (int64_t i = 0; i < n; i++)
+            a[i] = extreme_float_act(type);
         cmp_float_dot(k, type, via_dot_f32, n, wbuf, a, what);
         /* non-finite: one inf weight (the other products finite), then one NaN,
          * placed last so the tails see them too */
@@ -286,12 +304,10 @@ static void fix_act_sums(uint32_t act, void *a, int64_t nb)
  * Non-finite scales: a NaN must give NaN; an inf only has to give a
  * non-finite result (scalar multiplies it by a block sum, SIMD by partial
  * sums, and a zero partial turns inf into NaN). */
-static void cmp_block_dot(const phi_kernels *k, const block_format *f, int64_t nb,
-                          const unsigned char *w, const void *a, const char *what)
+static bool block_dot_close(const phi_kernels *k, const block_format *f, int64_t nb,
+                            const unsigned char *w, const void *a, float got, float want,
+                            const char *what)
 {
-    int64_t n = nb * f->block;
-    float got = k->vec_dot[f->type](n, w, a);
-    float want = scalar_k->vec_dot[f->type](n, w, a);
     size_t bytes = block_bytes(f->type);
     float *wv = malloc((size_t)f->block * sizeof(float)), *ov = malloc((size_t)f->block * sizeof(float));
     unsigned char *zeroed = malloc(bytes);
@@ -321,10 +337,19 @@ static void cmp_block_dot(const phi_kernels *k, const block_format *f, int64_t n
         ok = fabs((double)got - want) <= tol;
         note_dot_error(got, want, tol);
     }
-    CHECK(ok);
     if (!ok)
-        fprintf(stderr, "  %s vec_dot %s type %s nb %lld: got %.9g want %.9g tol %.3g\n",
-                k->name, what, phi_dtype_name(f->type), (long long)nb, got, want, tol);
+        fprintf(stderr, "  %s %s type %s nb %lld: got %.9g want %.9g tol %.3g\n", k->name, what,
+                phi_dtype_name(f->type), (long long)nb, got, want, tol);
+    return ok;
+}
+
+static void cmp_block_dot(const phi_kernels *k, const block_format *f, int64_t nb,
+                          const unsigned char *w, const void *a, const char *what)
+{
+    int64_t n = nb * f->block;
+    float got = k->vec_dot[f->type](n, w, a);
+    float want = scalar_k->vec_dot[f->type](n, w, a);
+    CHECK(block_dot_close(k, f, nb, w, a, got, want, what));
 }
 
 static uint16_t rand_scale(void)
@@ -345,6 +370,36 @@ static void random_blocks(const block_format *f, unsigned char *w, int64_t nb)
             if (f->halves[h] >= 0)
                 set_half(blk, f->halves[h], rand_scale() ^ (h && rand_u32() % 2 ? 0x8000 : 0));
     }
+}
+
+/* Extremes by pattern (0..3): fp16 fields at ±65504 and ± the smallest
+ * subnormal by block, quants and sub-scales all at their largest or
+ * smallest bit patterns. */
+static void extreme_blocks(const block_format *f, unsigned char *w, int64_t nb, int pattern)
+{
+    static const uint16_t halves[] = {0x7bff, 0x0001, 0xfbff, 0x8001, 0x3c00};
+    size_t bytes = block_bytes(f->type);
+    for (int64_t b = 0; b < nb; b++) {
+        unsigned char *blk = w + b * bytes;
+        memset(blk, pattern & 1 ? 0x00 : 0xff, bytes);
+        if (pattern & 2)
+            memset(blk + f->quant_lo, b % 2 ? 0x00 : 0xff, (size_t)(f->quant_hi - f->quant_lo));
+        for (int h = 0; h < 2; h++)
+            if (f->halves[h] >= 0)
+                set_half(blk, f->halves[h], halves[(b + 2 * h + pattern) % 5]);
+    }
+}
+
+/* Activations at ±127 with unit and tiny scales. */
+static void extreme_acts(const block_format *f, void *a, int64_t nb, int pattern)
+{
+    for (int64_t b = 0; b < nb; b++) {
+        int8_t *q = act_qs(f->act, a, b);
+        for (int j = 0; j < f->block; j++)
+            q[j] = (int8_t)(((j + b + pattern) % 3 == 0) ? -127 : 127);
+        set_act_scale(f->act, a, b, b % 2 ? 0x1p-14f : 1.0f);
+    }
+    fix_act_sums(f->act, a, nb);
 }
 
 static void test_block_dot(const phi_kernels *k, const block_format *f)
@@ -368,25 +423,10 @@ static void test_block_dot(const phi_kernels *k, const block_format *f)
         memset(w, 0, (size_t)nb * bytes);
         CHECK(k->vec_dot[f->type](n, w, a) == 0.0f);
 
-        /* extremes: fp16 fields at ±65504 and ± the smallest subnormal by
-         * block, quants and sub-scales all at their largest or smallest bit
-         * patterns, activations at ±127 with unit and tiny scales */
-        static const uint16_t halves[] = {0x7bff, 0x0001, 0xfbff, 0x8001, 0x3c00};
+        /* extremes */
         for (int pattern = 0; pattern < 4; pattern++) {
-            for (int64_t b = 0; b < nb; b++) {
-                unsigned char *blk = w + b * bytes;
-                memset(blk, pattern & 1 ? 0x00 : 0xff, bytes);
-                if (pattern & 2)
-                    memset(blk + f->quant_lo, b % 2 ? 0x00 : 0xff, (size_t)(f->quant_hi - f->quant_lo));
-                for (int h = 0; h < 2; h++)
-                    if (f->halves[h] >= 0)
-                        set_half(blk, f->halves[h], halves[(b + 2 * h + pattern) % 5]);
-                int8_t *q = act_qs(f->act, a, b);
-                for (int j = 0; j < f->block; j++)
-                    q[j] = (int8_t)(((j + b + pattern) % 3 == 0) ? -127 : 127);
-                set_act_scale(f->act, a, b, b % 2 ? 0x1p-14f : 1.0f);
-            }
-            fix_act_sums(f->act, a, nb);
+            extreme_blocks(f, w, nb, pattern);
+            extreme_acts(f, a, nb, pattern);
             cmp_block_dot(k, f, nb, w, a, "extreme");
         }
 
@@ -409,6 +449,122 @@ static void test_block_dot(const phi_kernels *k, const block_format *f)
     free(w);
     free(a);
     free(x);
+}
+
+/* ---- gemm: every output against the scalar vec_dot ---------------------
+ * A NULL gemm slot means the vec_dot loop, so the scalar table's loop is the
+ * reference: each output of a level's gemm must be within the bound of that
+ * vec_dot comparison (float or block, as above). Tiles of rows and columns
+ * change only the order of the float sums. Rows and columns run through odd
+ * counts (the tails of every tile shape), rows of one block and of many;
+ * the outputs sit in a strided y whose gaps must stay untouched. */
+
+enum gemm_fill { GEMM_RANDOM, GEMM_EXTREME, GEMM_ZEROS };
+
+/* Row r of w (or column r of the activations x, a) per fill. */
+static void gemm_fill_row(uint32_t type, enum gemm_fill fill, int r, int64_t n,
+                          unsigned char *w)
+{
+    const block_format *f = format_of(type);
+    int64_t nb = f ? n / f->block : 0;
+    if (fill == GEMM_EXTREME) {
+        if (f)
+            extreme_blocks(f, w, nb, r % 4);
+        else
+            extreme_float_weights(type, w, n);
+        return;
+    }
+    if (f)
+        random_blocks(f, w, nb);
+    else
+        for (int64_t i = 0; i < n; i++)
+            set_weight(type, w, i, rand_f());
+    if (fill == GEMM_ZEROS) { /* every other row zero; in the others every third block */
+        size_t bytes = f ? block_bytes(type) : phi_dtype_get(type)->block_bytes;
+        int64_t blocks = f ? nb : n;
+        for (int64_t b = 0; b < blocks; b++)
+            if (r % 2 == 0 || b % 3 == 1)
+                memset(w + b * bytes, 0, bytes);
+    }
+}
+
+static void gemm_fill_col(uint32_t type, enum gemm_fill fill, int c, int64_t n, float *x,
+                          void *a)
+{
+    const block_format *f = format_of(type);
+    for (int64_t i = 0; i < n; i++)
+        x[i] = fill == GEMM_EXTREME && !f ? extreme_float_act(type) : rand_f() * 3.0f;
+    if (fill == GEMM_ZEROS && c % 3 == 2)
+        memset(x, 0, (size_t)n * sizeof(float));
+    if (f) {
+        scalar_k->quantize_act[f->act](x, a, n);
+        if (fill == GEMM_EXTREME)
+            extreme_acts(f, a, n / f->block, c % 4);
+    } else {
+        memcpy(a, x, (size_t)n * sizeof(float));
+    }
+}
+
+static void gemm_case(const phi_kernels *k, uint32_t type, int64_t n, int rows, int cols,
+                      enum gemm_fill fill)
+{
+    const block_format *f = format_of(type);
+    uint32_t act = f ? f->act : PHI_DT_F32;
+    size_t w_row = 0, a_row = 0;
+    CHECK(phi_dtype_row_bytes(type, n, &w_row) && phi_dtype_row_bytes(act, n, &a_row));
+    size_t y_stride = (size_t)rows + 3;
+    unsigned char *w = malloc((size_t)rows * w_row), *a = malloc((size_t)cols * a_row);
+    float *x = malloc((size_t)n * sizeof(float)), *y = malloc((size_t)cols * y_stride * sizeof(float));
+    for (int r = 0; r < rows; r++)
+        gemm_fill_row(type, fill, r, n, w + (size_t)r * w_row);
+    for (int c = 0; c < cols; c++)
+        gemm_fill_col(type, fill, c, n, x, a + (size_t)c * a_row);
+    const float gap = -1234.5f;
+    for (size_t i = 0; i < (size_t)cols * y_stride; i++)
+        y[i] = gap;
+    k->gemm[type](n, w, w_row, rows, a, a_row, cols, y, y_stride);
+    static const char *const fills[] = {"gemm random", "gemm extreme", "gemm zeros"};
+    int bad = 0;
+    for (int c = 0; c < cols; c++) {
+        const unsigned char *ac = a + (size_t)c * a_row;
+        for (int r = 0; r < rows; r++) {
+            const unsigned char *wr = w + (size_t)r * w_row;
+            float got = y[(size_t)c * y_stride + (size_t)r];
+            float want = scalar_k->vec_dot[type](n, wr, ac);
+            bool ok = f ? block_dot_close(k, f, n / f->block, wr, ac, got, want, fills[fill])
+                        : float_dot_close(k, type, n, wr, (const float *)ac, got, want,
+                                          fills[fill]);
+            bad += !ok;
+        }
+        for (size_t r = (size_t)rows; r < y_stride; r++)
+            bad += y[(size_t)c * y_stride + r] != gap;
+    }
+    CHECK(bad == 0);
+    if (bad)
+        fprintf(stderr, "  %s gemm %s n %lld rows %d cols %d: %d wrong\n", k->name,
+                phi_dtype_name(type), (long long)n, rows, cols, bad);
+    free(w);
+    free(a);
+    free(x);
+    free(y);
+}
+
+static void test_gemm(const phi_kernels *k, uint32_t type)
+{
+    static const int counts[] = {1, 2, 3, 5, 7, 17};
+    enum { N_COUNTS = sizeof counts / sizeof *counts };
+    const block_format *f = format_of(type);
+    /* one block and many (F32 .. BF16: shorter than a vector, odd tails) */
+    int64_t sizes[2] = {7, 1001};
+    if (f) {
+        sizes[0] = f->block;
+        sizes[1] = (f->block == 32 ? 37 : 13) * f->block;
+    }
+    for (int s = 0; s < 2; s++)
+        for (int fill = GEMM_RANDOM; fill <= GEMM_ZEROS; fill++)
+            for (int i = 0; i < N_COUNTS; i++)
+                for (int j = 0; j < N_COUNTS; j++)
+                    gemm_case(k, type, sizes[s], counts[i], counts[j], (enum gemm_fill)fill);
 }
 
 /* ---- quantize_act: byte-identical ------------------------------------ */
@@ -993,7 +1149,14 @@ static int test_level(const phi_kernels *k)
             print_dot_worst(k, "vec_dot", t);
             slots++;
         }
-        CHECK(k->gemm[t] == scalar_k->gemm[t]); /* no SIMD gemm yet: add its test first */
+        if (k->gemm[t] != scalar_k->gemm[t]) {
+            CHECK(k->vec_dot[t] != NULL);
+            dot_worst = 0.0;
+            if (k->vec_dot[t])
+                test_gemm(k, t);
+            print_dot_worst(k, "gemm", t);
+            slots++;
+        }
     }
     check_own(k, k->dot_f32 != scalar_k->dot_f32, "dot_f32", PHI_DT_F32);
     dot_worst = 0.0;

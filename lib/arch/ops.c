@@ -1,15 +1,39 @@
 #include "arch/ops.h"
 
 #include <math.h>
+#include <stdatomic.h>
+#include <stdbool.h>
 #include <string.h>
 
-/* Rows per tile when several tokens share a weight tile: 16 rows of a
- * 3072-wide Q4_0 matrix are ~27 KiB, which stay in L1/L2 while every token
- * of the batch passes over them. */
-enum { ROW_TILE = 16 };
+/* Prefill work items are ROW_TILE weight rows × TOKEN_TILE tokens: 16 rows of
+ * a 3072-wide Q4_0 matrix are ~27 KiB and 32 tokens of its Q8_0 activations
+ * ~100 KiB, so a tile's weights stay in L1/L2 while its tokens pass over
+ * them, and a thread's next item usually reuses the same weight rows. */
+enum { ROW_TILE = 16, TOKEN_TILE = 32 };
+
+#ifdef PHI_HAVE_OPENBLAS
+#include <cblas.h>
+
+/* With -Dblas=openblas, a prompt of at least BLAS_MIN_TOKENS tokens with
+ * float weights is one cblas_sgemm per matrix (F32) or per BLAS_ROW_TILE
+ * rows converted to F32 in the context's scratch (F16, BF16; 128 rows of
+ * 8192 are 4 MiB). Shorter prompts stay with the kernels' gemm: sgemm packs
+ * the whole weight matrix, which pays off only over many tokens. */
+enum { BLAS_MIN_TOKENS = 32, BLAS_ROW_TILE = 128 };
+
+static bool use_blas(uint32_t weight_type, int32_t n)
+{
+    return n >= BLAS_MIN_TOKENS && (weight_type == PHI_DT_F32 || weight_type == PHI_DT_F16 ||
+                                    weight_type == PHI_DT_BF16);
+}
+#endif
 
 size_t phi_op_matmul_scratch(uint32_t weight_type, int64_t cols, int32_t n)
 {
+#ifdef PHI_HAVE_OPENBLAS
+    if (use_blas(weight_type, n) && weight_type != PHI_DT_F32)
+        return BLAS_ROW_TILE * (size_t)cols * sizeof(float);
+#endif
     int act = phi_act_dtype(weight_type);
     size_t row = 0;
     if (act < 0 || act == PHI_DT_F32 || !phi_dtype_row_bytes((uint32_t)act, cols, &row))
@@ -26,6 +50,7 @@ typedef struct {
     int32_t n;
     float *y;
     int act_type;
+    atomic_long next_item; /* prefill: the next (row tile, token tile) to take */
 } matmul_job;
 
 static void quantize_rows(void *opaque, int ith, int nth)
@@ -38,43 +63,115 @@ static void quantize_rows(void *opaque, int ith, int nth)
         j->k->quantize_act[j->act_type](j->x + t * cols, (char *)j->act + t * j->act_row, cols);
 }
 
-static void multiply_rows(void *opaque, int ith, int nth)
+/* y for weight rows [r0, r1) and tokens [t0, t1). */
+static void multiply_block(const matmul_job *j, long r0, long r1, long t0, long t1)
 {
-    matmul_job *j = opaque;
     const phi_tensor *w = j->w;
     int64_t cols = w->ne[0], rows = w->ne[1];
     size_t w_row = w->nbytes / (size_t)rows;
-    long r0, r1;
-    phi_split_range((long)((rows + ROW_TILE - 1) / ROW_TILE), ith, nth, &r0, &r1);
+    const char *wdata = (const char *)w->data + r0 * w_row;
+    const char *act = (const char *)j->act + t0 * j->act_row;
+    float *y = j->y + t0 * rows + r0;
+    phi_gemm_fn gemm = j->k->gemm[w->type];
+    if (gemm && t1 - t0 > 1) {
+        gemm(cols, wdata, w_row, (int)(r1 - r0), act, j->act_row, (int)(t1 - t0), y, (size_t)rows);
+        return;
+    }
+    phi_vec_dot_fn dot = j->k->vec_dot[w->type];
+    for (long t = 0; t < t1 - t0; t++)
+        for (long r = 0; r < r1 - r0; r++)
+            y[t * rows + r] = dot(cols, wdata + r * w_row, act + t * j->act_row);
+}
+
+/* One token (decode): each thread takes a contiguous share of the rows. */
+static void multiply_rows(void *opaque, int ith, int nth)
+{
+    matmul_job *j = opaque;
+    long rows = (long)j->w->ne[1], r0, r1;
+    phi_split_range((rows + ROW_TILE - 1) / ROW_TILE, ith, nth, &r0, &r1);
     r0 *= ROW_TILE;
     r1 = r1 * ROW_TILE < rows ? r1 * ROW_TILE : rows;
-    const char *wdata = w->data;
-    const char *act = j->act;
-    phi_gemm_fn gemm = j->k->gemm[w->type];
-    phi_vec_dot_fn dot = j->k->vec_dot[w->type];
-    for (long rt = r0; rt < r1; rt += ROW_TILE) {
-        int n_rows = (int)(r1 - rt < ROW_TILE ? r1 - rt : ROW_TILE);
-        if (gemm) {
-            gemm(cols, wdata + rt * w_row, w_row, n_rows, act, j->act_row, j->n, j->y + rt,
-                 (size_t)rows);
-            continue;
-        }
-        for (int32_t t = 0; t < j->n; t++) {
-            const char *a = act + t * j->act_row;
-            float *y = j->y + (size_t)t * rows;
-            for (long r = rt; r < rt + n_rows; r++)
-                y[r] = dot(cols, wdata + r * w_row, a);
-        }
+    if (r0 < r1)
+        multiply_block(j, r0, r1, 0, j->n);
+}
+
+/* Several tokens (prefill): threads take (row tile, token tile) items in
+ * row-tile order until none are left, so a thread the machine slows down
+ * takes fewer and the others finish the matrix. */
+static void multiply_tiles(void *opaque, int ith, int nth)
+{
+    matmul_job *j = opaque;
+    long rows = (long)j->w->ne[1];
+    long row_tiles = (rows + ROW_TILE - 1) / ROW_TILE;
+    long token_tiles = ((long)j->n + TOKEN_TILE - 1) / TOKEN_TILE;
+    for (long item; (item = atomic_fetch_add_explicit(&j->next_item, 1, memory_order_relaxed)) <
+                    row_tiles * token_tiles;) {
+        long r0 = item / token_tiles * ROW_TILE, t0 = item % token_tiles * TOKEN_TILE;
+        long r1 = r0 + ROW_TILE < rows ? r0 + ROW_TILE : rows;
+        long t1 = t0 + TOKEN_TILE < j->n ? t0 + TOKEN_TILE : j->n;
+        multiply_block(j, r0, r1, t0, t1);
     }
 }
+
+#ifdef PHI_HAVE_OPENBLAS
+typedef struct {
+    const phi_kernels *k;
+    const phi_tensor *w;
+    long r0, r1;   /* the weight rows of the tile */
+    float *tile;   /* (r1 - r0) rows of ne[0] floats */
+} convert_job;
+
+static void convert_rows(void *opaque, int ith, int nth)
+{
+    const convert_job *j = opaque;
+    int64_t cols = j->w->ne[0];
+    size_t w_row = j->w->nbytes / (size_t)j->w->ne[1];
+    long t0, t1;
+    phi_split_range(j->r1 - j->r0, ith, nth, &t0, &t1);
+    for (long r = t0; r < t1; r++)
+        j->k->dequant[j->w->type]((const char *)j->w->data + (size_t)(j->r0 + r) * w_row,
+                                  j->tile + r * cols, cols);
+}
+
+/* y = x · Wᵀ by OpenBLAS, from the calling thread with as many OpenBLAS
+ * threads as the context has (a process-wide setting, changed only when a
+ * context with another count comes by); the pool converts F16 / BF16 tiles. */
+static void matmul_blas(const phi_runtime *rt, const phi_tensor *w, const float *x, int32_t n,
+                        float *y, float *tile)
+{
+    int threads = phi_pool_size(rt->pool);
+    if (openblas_get_num_threads() != threads)
+        openblas_set_num_threads(threads);
+    int cols = (int)w->ne[0], rows = (int)w->ne[1];
+    if (w->type == PHI_DT_F32) {
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, rows, cols, 1.0f, x, cols,
+                    (const float *)w->data, cols, 0.0f, y, rows);
+        return;
+    }
+    for (long r0 = 0; r0 < rows; r0 += BLAS_ROW_TILE) {
+        convert_job job = {.k = rt->k, .w = w, .r0 = r0, .tile = tile,
+                           .r1 = r0 + BLAS_ROW_TILE < rows ? r0 + BLAS_ROW_TILE : rows};
+        phi_pool_run(rt->pool, convert_rows, &job);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, (int)(job.r1 - r0), cols, 1.0f, x,
+                    cols, tile, cols, 0.0f, y + r0, rows);
+    }
+}
+#endif
 
 void phi_op_matmul(const phi_runtime *rt, const phi_tensor *w, const float *x, int32_t n,
                    float *y, void *scratch)
 {
+#ifdef PHI_HAVE_OPENBLAS
+    if (use_blas(w->type, n)) {
+        matmul_blas(rt, w, x, n, y, scratch);
+        return;
+    }
+#endif
     matmul_job job = {
         .k = rt->k, .w = w, .x = x, .n = n, .y = y,
         .act_type = phi_act_dtype(w->type),
     };
+    atomic_init(&job.next_item, 0);
     if (job.act_type == PHI_DT_F32) {
         job.act = x;
         job.act_row = (size_t)w->ne[0] * sizeof(float);
@@ -86,7 +183,7 @@ void phi_op_matmul(const phi_runtime *rt, const phi_tensor *w, const float *x, i
         else
             quantize_rows(&job, 0, 1);
     }
-    phi_pool_run(rt->pool, multiply_rows, &job);
+    phi_pool_run(rt->pool, n > 1 ? multiply_tiles : multiply_rows, &job);
 }
 
 void phi_op_get_row(const phi_runtime *rt, const phi_tensor *w, int64_t row, float *dst)

@@ -209,6 +209,55 @@ static float vec_dot_bf16(int64_t n, const void *w, const void *a)
     return dot_half(n, w, a, true);
 }
 
+/* ---- matrix products: gemm_x86.h over 8-lane floats --------------------- */
+
+typedef __m256 gemm_fv;
+enum {
+    GEMM_FLANES = 8,
+    /* 16 registers: 12 float accumulators and 4 weight rows; 8 int32 ones, 2
+     * weight rows and their scales or magnitudes */
+    GEMM_RM_F = 4, GEMM_RN_F = 3, GEMM_RM_B32 = 2, GEMM_RN_B32 = 4, GEMM_RM_K = 2, GEMM_RN_K = 4,
+};
+
+static inline gemm_fv gemm_fzero(void)
+{
+    return _mm256_setzero_ps();
+}
+
+static inline gemm_fv gemm_fload(const float *p)
+{
+    return _mm256_loadu_ps(p);
+}
+
+static inline gemm_fv gemm_fload_w(uint32_t type, const uint8_t *row, int64_t i)
+{
+    if (type == PHI_DT_F32)
+        return _mm256_loadu_ps((const float *)row + i);
+    return load_half8((const uint16_t *)row + i, type == PHI_DT_BF16);
+}
+
+static inline gemm_fv gemm_ffma(gemm_fv a, gemm_fv b, gemm_fv c)
+{
+    return _mm256_fmadd_ps(a, b, c);
+}
+
+static inline float gemm_fsum(gemm_fv v)
+{
+    return hsum_ps(v);
+}
+
+static inline __m256i gemm_dot_i8(__m256i u, __m256i a)
+{
+    return _mm256_madd_epi16(_mm256_maddubs_epi16(u, a), _mm256_set1_epi16(1));
+}
+
+static inline __m256i gemm_dot_scaled(__m256i acc, __m256i u, __m256i a, __m256i s)
+{
+    return _mm256_add_epi32(acc, _mm256_madd_epi16(_mm256_maddubs_epi16(u, a), s));
+}
+
+#include "kernels/gemm_x86.h"
+
 /* Σ w·a of 32 signed bytes as 8 int32 lanes. maddubs wants one unsigned
  * operand, so feed it |w| and a with w's sign (the sign trick). Exact for
  * w in -128..127 and a in -127..127 (what the quantizers produce): a pair
@@ -228,22 +277,6 @@ static inline __m256i dot_u8x32(__m256i u, __m256i a, int offset)
     if (offset)
         p16 = _mm256_sub_epi16(p16, _mm256_maddubs_epi16(_mm256_set1_epi8((char)offset), a));
     return _mm256_madd_epi16(p16, _mm256_set1_epi16(1));
-}
-
-/* Byte j = 0x10 where bit j of the Q5 block's qh is set: bit 4 of element j. */
-static inline __m256i q5_high_bits(const uint8_t qh[4])
-{
-    const __m256i spread = _mm256_setr_epi8(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1,
-                                            2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3);
-    const __m256i bit = _mm256_set1_epi64x(0x8040201008040201);
-    __m256i v = _mm256_shuffle_epi8(_mm256_set1_epi32((int)phi_load_u32(qh)), spread);
-    __m256i set = _mm256_cmpeq_epi8(_mm256_and_si256(v, bit), bit);
-    return _mm256_and_si256(set, _mm256_set1_epi8(0x10));
-}
-
-static inline __m256i iq4nl_table(void)
-{
-    return _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)phi_iq4nl_values));
 }
 
 /* ---- blocks of 32 (scalar.c: dot_blocks32) ---------------------------- */
@@ -337,29 +370,11 @@ PHI_BLOCK32_TYPES(BLOCKS32)
  * the int32 lanes collect the exact Σ_g scale_g·Σ q·a; offsets and mins come
  * off through the activation's bsums. One float FMA per super-block. */
 
-/* int16 element k of each 128-bit lane, broadcast over that lane: the
- * shuffle control. */
-static inline __m256i pick16(int lo, int hi)
-{
-    return _mm256_setr_m128i(_mm_set1_epi16((short)(2 * lo | (2 * lo + 1) << 8)),
-                             _mm_set1_epi16((short)(2 * hi | (2 * hi + 1) << 8)));
-}
-
 /* madd of maddubs(u, a) with int16 group scales: Σ scale·u·a as 8 int32. */
 static inline __m256i scaled_dot(__m256i u, const int8_t *a, __m256i scales, __m256i pick)
 {
     __m256i p16 = _mm256_maddubs_epi16(u, _mm256_loadu_si256((const __m256i *)a));
     return _mm256_madd_epi16(p16, _mm256_shuffle_epi8(scales, pick));
-}
-
-/* Bit s of every byte moved to bit `to` (the rest cleared); s and to are
- * constants after inlining. */
-static inline __m256i move_bit(__m256i v, int s, int to)
-{
-    __m256i m = _mm256_set1_epi8((char)(1 << to));
-    if (s > to)
-        return _mm256_and_si256(_mm256_srli_epi16(v, s - to), m);
-    return _mm256_and_si256(_mm256_slli_epi16(v, to - s), m);
 }
 
 /* acc + the exact super-block sum times d_a·d_w, per lane. */
@@ -646,6 +661,9 @@ void phi_kernels_init_avx2(phi_kernels *k)
     PHI_BLOCK32_TYPES(SET_DOT)
     PHI_SUPERBLOCK_TYPES(SET_DOT)
 #undef SET_DOT
+#define SET_GEMM(T, name) k->gemm[PHI_DT_##T] = gemm_##name;
+    PHI_X86_GEMM_TYPES(SET_GEMM)
+#undef SET_GEMM
 
     k->dot_f32 = dot_f32;
     k->axpy_f32 = axpy_f32;

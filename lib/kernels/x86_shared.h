@@ -91,6 +91,40 @@ static inline q45k_block q45k_at(const void *w, int64_t i, const phi_block_q8_k 
                         .d = _cvtsh_ss(q5 ? x5->d : x4->d)};
 }
 
+/* Byte j = 0x10 where bit j of the Q5 block's qh is set: bit 4 of element j. */
+static inline __m256i q5_high_bits(const uint8_t qh[4])
+{
+    const __m256i spread = _mm256_setr_epi8(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1,
+                                            2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3);
+    const __m256i bit = _mm256_set1_epi64x(0x8040201008040201);
+    __m256i v = _mm256_shuffle_epi8(_mm256_set1_epi32((int)phi_load_u32(qh)), spread);
+    __m256i set = _mm256_cmpeq_epi8(_mm256_and_si256(v, bit), bit);
+    return _mm256_and_si256(set, _mm256_set1_epi8(0x10));
+}
+
+static inline __m256i iq4nl_table(void)
+{
+    return _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)phi_iq4nl_values));
+}
+
+/* int16 element k of each 128-bit lane, broadcast over that lane: the
+ * shuffle control. */
+static inline __m256i pick16(int lo, int hi)
+{
+    return _mm256_setr_m128i(_mm_set1_epi16((short)(2 * lo | (2 * lo + 1) << 8)),
+                             _mm_set1_epi16((short)(2 * hi | (2 * hi + 1) << 8)));
+}
+
+/* Bit s of every byte moved to bit `to` (the rest cleared); s and to are
+ * constants after inlining. */
+static inline __m256i move_bit(__m256i v, int s, int to)
+{
+    __m256i m = _mm256_set1_epi8((char)(1 << to));
+    if (s > to)
+        return _mm256_and_si256(_mm256_srli_epi16(v, s - to), m);
+    return _mm256_and_si256(_mm256_slli_epi16(v, to - s), m);
+}
+
 /* Sum of the 4 lanes. */
 static inline float hsum128_ps(__m128 v)
 {
