@@ -354,10 +354,11 @@ def test_hang_up(srv):
         wait_processing(srv, 1)
     body = chat(srv, HELLO, max_tokens=4)
     assert body["usage"]["completion_tokens"] == 4, body
-    # The log is complete once the server has stopped (each line follows its response).
+    # The log is complete once the server has stopped (each line follows its response;
+    # the slot is freed before, so the two lines may come in either order).
     lines = [l for l in srv.stop().splitlines() if "POST /v1/chat/completions" in l]
-    assert len(lines) == 2 and lines[0].endswith(" cancelled") and " 499 " in lines[0], lines
-    assert not lines[1].endswith(" cancelled"), lines
+    cancelled = [l for l in lines if l.endswith(" cancelled")]
+    assert len(lines) == 2 and len(cancelled) == 1 and " 499 " in cancelled[0], lines
 
 
 def test_shutdown_while_generating(srv):
