@@ -42,6 +42,18 @@ def model(config, ttype, template=None):
     return os.path.join(out, "model.gguf")
 
 
+# A Phi-4-reasoning in miniature that always thinks THINKING and answers ANSWER
+# (tests/ref/make_model.py --script); "é" is two tokens the text stream must join.
+THINKING, ANSWER = "hé", "Ok!"
+
+
+def reasoning_model():
+    out = os.path.join(work, "reasoning")
+    make_model.make_model("phi4-like", "q8_0", out, seed=1, chat_template="phi4-reasoning",
+                          context_length=2048, script=f"<think>{THINKING}</think>{ANSWER}")
+    return os.path.join(out, "model.gguf")
+
+
 def run(program, argv, stdin="", env=None):
     return subprocess.run(WRAPPER + [program] + argv, input=stdin, capture_output=True,
                           text=True, timeout=TIMEOUT, env=env, errors="replace")
@@ -230,6 +242,38 @@ def case_examples():
                "/nonexistent/model.gguf" in r.stderr, f"{example} names a bad model", r.stderr)
         r = run(example, [])
         expect(r.returncode == 1 and "usage: " in r.stderr, f"{example} without arguments")
+
+
+def case_thinking():
+    """A reasoning model's thinking: between <think> and </think> when piped, left
+    out with --think hide, dimmed on a terminal; whatever the sampling settings."""
+    path = reasoning_model()
+    reply = f"<think>{THINKING}</think>{ANSWER}\n"
+    for sampling in ([], ["--temp", "2", "--top-k", "0", "--top-p", "1", "--seed", "7"]):
+        r = phi4(["-m", path, "-p", "Why is the sky blue?"] + sampling)
+        expect(r.returncode == 0 and r.stdout == reply, f"thinking shown {sampling}", r.stdout,
+               r.stderr)
+        r = phi4(["-m", path, "-p", "Why is the sky blue?", "--think", "hide"] + sampling)
+        expect(r.returncode == 0 and r.stdout == ANSWER + "\n", f"thinking hidden {sampling}",
+               r.stdout, r.stderr)
+    # A chat: every turn thinks again; --think hide answers only.
+    r = phi4(["-m", path], stdin="Why?\nAnd then?\n")
+    expect(r.returncode == 0 and r.stdout == reply * 2, "two turns", r.stdout, r.stderr)
+    r = phi4(["-m", path, "--think", "hide"], stdin="Why?\nAnd then?\n")
+    expect(r.returncode == 0 and r.stdout == (ANSWER + "\n") * 2, "two turns hidden", r.stdout)
+    if WRAPPER:
+        print("SKIP (terminal part): needs a pseudo-terminal for the program itself")
+        return 0
+    faint, reset = b"\x1b[2m", b"\x1b[0m"
+    t = Terminal(["-m", path, "-p", "Why?"])
+    t.read_until(re.escape(faint + THINKING.encode() + reset + ANSWER.encode() + b"\r\n"))
+    expect(t.exit_status() == 0, "exit 0 on a terminal")
+    t = Terminal(["-m", path, "-p", "Why?", "--think", "hide"])
+    m = t.read_until(rb"100%\r\n(.*?)phi4: prompt")
+    expect(m.group(1) == ANSWER.encode() + b"\r\n", "only the answer on a terminal",
+           m.group(0))
+    expect(t.exit_status() == 0, "exit 0 on a terminal")
+    return 0
 
 
 class Terminal:

@@ -8,10 +8,16 @@ flags and checks the OpenAI and Ollama APIs, errors, concurrency, a client that
 hangs up, and a clean shutdown on SIGTERM (exit status 0; under ASan that also means
 no leaks). When the Python binding can load the library (PHI4_LIBRARY set: the plain
 build), answers and prompt token counts are also compared with the library's own
-chat(), chat_tokenize() and generate()."""
+chat(), chat_tokenize() and generate(). Scripted models (tests/ref/make_model.py
+--script) make replies known in advance: a reasoning model's thinking, and a reply
+that never ends, to hang up on mid-stream and to hold the only slot while the
+queue fills."""
+import glob
 import http.client
 import json
 import os
+import platform
+import select
 import signal
 import socket
 import subprocess
@@ -348,10 +354,11 @@ def test_hang_up(srv):
         wait_processing(srv, 1)
     body = chat(srv, HELLO, max_tokens=4)
     assert body["usage"]["completion_tokens"] == 4, body
-    # The log is complete once the server has stopped (each line follows its response).
+    # The log is complete once the server has stopped (each line follows its response;
+    # the slot is freed before, so the two lines may come in either order).
     lines = [l for l in srv.stop().splitlines() if "POST /v1/chat/completions" in l]
-    assert len(lines) == 2 and lines[0].endswith(" cancelled") and " 499 " in lines[0], lines
-    assert not lines[1].endswith(" cancelled"), lines
+    cancelled = [l for l in lines if l.endswith(" cancelled")]
+    assert len(lines) == 2 and len(cancelled) == 1 and " 499 " in cancelled[0], lines
 
 
 def test_shutdown_while_generating(srv):
@@ -368,6 +375,222 @@ def test_shutdown_while_generating(srv):
     t.join()
     assert result[0] == (503, {"error": "the server is shutting down"}), result
     assert srv.proc.wait(timeout=300) == 0, srv.log_text()
+
+
+THINKING, ANSWER = "hé", "Ok!"
+LOOP = "Yes! "
+# The endless model's context: its stream (about 170 bytes a token) must be able to
+# outgrow any socket buffers (Linux's tcp_wmem allows 4 MiB by default).
+LOOP_CTX = 131072
+
+
+def scripted_models(directory):
+    """(a Phi-4-reasoning that thinks THINKING and answers ANSWER, a model that says LOOP
+    again and again until its LOOP_CTX-token context is full)"""
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "ref"))
+    import make_model
+    reasoning, loop = os.path.join(directory, "reasoning"), os.path.join(directory, "loop")
+    make_model.make_model("phi4-like", "q8_0", reasoning, seed=2, chat_template="phi4-reasoning",
+                          context_length=2048, script=f"<think>{THINKING}</think>{ANSWER}")
+    make_model.make_model("phi4-like", "q8_0", loop, seed=2, context_length=LOOP_CTX,
+                          script=LOOP, script_loop=True)
+    return os.path.join(reasoning, "model.gguf"), os.path.join(loop, "model.gguf")
+
+
+def runs(pieces):
+    """[(field, text)] with the texts of consecutive pieces of one field joined."""
+    out = []
+    for field, text in pieces:
+        if out and out[-1][0] == field:
+            out[-1] = (field, out[-1][1] + text)
+        else:
+            out.append((field, text))
+    return out
+
+
+def openai_deltas(srv, messages, **fields):
+    """runs() of a streamed chat's deltas: content and reasoning_content."""
+    status, ctype, lines = srv.stream("/v1/chat/completions",
+                                      {"messages": messages, "stream": True, **fields})
+    events, done = sse_events(lines)
+    assert status == 200 and done, (status, lines)
+    assert events[-1]["choices"][0]["finish_reason"] == "stop", events[-1]
+    deltas = [e["choices"][0]["delta"] for e in events]
+    assert deltas[0] == {"role": "assistant", "content": ""}, deltas[0]
+    assert all(len(d) == 1 for d in deltas[1:-1]) and deltas[-1] == {}, deltas
+    return runs(next(iter(d.items())) for d in deltas[1:-1])
+
+
+def ollama_pieces(srv, path, request):
+    """runs() of an Ollama stream's non-empty message/response fields."""
+    status, ctype, lines = srv.stream(path, request)
+    objs = ndjson(lines)
+    assert status == 200 and objs[-1]["done"] and objs[-1]["done_reason"] == "stop", objs
+    pieces = []
+    for o in objs[:-1]:
+        fields = o["message"] if path == "/api/chat" else o
+        pieces += [(k, fields[k]) for k in ("thinking", "content", "response") if fields.get(k)]
+    return runs(pieces)
+
+
+def test_thinking(srv):
+    """Thinking in reasoning_content / thinking, before and apart from the answer;
+    Ollama's think false leaves it out."""
+    msg = chat(srv, HELLO)["choices"][0]["message"]
+    assert msg == {"role": "assistant", "reasoning_content": THINKING, "content": ANSWER}, msg
+    deltas = openai_deltas(srv, HELLO)
+    assert deltas == [("reasoning_content", THINKING), ("content", ANSWER)], deltas
+    # Sampled, too: the script leads by far.
+    hot = chat(srv, HELLO, temperature=2.0, top_k=0, top_p=1.0, seed=5)["choices"][0]["message"]
+    assert hot == msg, hot
+
+    for think in (True, None, False):  # None: the server's --think (show)
+        req = {"messages": HELLO, **({} if think is None else {"think": think})}
+        status, body = srv.request("POST", "/api/chat", dict(req, stream=False))
+        want = {"role": "assistant", "content": ANSWER}
+        if think is not False:
+            want["thinking"] = THINKING
+        assert status == 200 and body["message"] == want, (think, body)
+        pieces = ollama_pieces(srv, "/api/chat", req)
+        assert pieces == ([("thinking", THINKING)] if think is not False else []) + \
+            [("content", ANSWER)], (think, pieces)
+    # /api/generate with a prompt is a chat too: response and thinking.
+    gen = {"prompt": "Hello there", "think": True}
+    status, body = srv.request("POST", "/api/generate", dict(gen, stream=False))
+    assert status == 200 and (body["response"], body["thinking"]) == (ANSWER, THINKING), body
+    pieces = ollama_pieces(srv, "/api/generate", gen)
+    assert pieces == [("thinking", THINKING), ("response", ANSWER)], pieces
+    # A raw continuation is plain text: the tag stays in it. ("h" is a token of the
+    # script: the model goes on from there.)
+    status, body = srv.request("POST", "/v1/completions", {"prompt": "h"})
+    assert status == 200 and body["choices"][0]["text"] == f"é</think>{ANSWER}", body
+    srv.stop()
+
+
+def test_thinking_hidden(srv):
+    """--think hide: no thinking unless a request asks for it (Ollama's think)."""
+    assert chat(srv, HELLO)["choices"][0]["message"] == {"role": "assistant", "content": ANSWER}
+    deltas = openai_deltas(srv, HELLO)
+    assert deltas == [("content", ANSWER)], deltas
+    status, body = srv.request("POST", "/api/chat", {"messages": HELLO, "stream": False})
+    assert status == 200 and body["message"] == {"role": "assistant", "content": ANSWER}, body
+    status, body = srv.request("POST", "/api/chat",
+                               {"messages": HELLO, "stream": False, "think": True})
+    assert status == 200 and body["message"]["thinking"] == THINKING, body
+    srv.stop()
+
+
+def post_raw(srv, path, body, rcvbuf=None):
+    """A socket that has sent a POST of body (JSON); rcvbuf: its SO_RCVBUF, set before
+    connecting so that the TCP window stays that small."""
+    s = socket.socket()
+    if rcvbuf:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+    s.connect(("127.0.0.1", srv.port))
+    data = json.dumps(body).encode()
+    s.sendall(b"POST %s HTTP/1.1\r\nContent-Length: %d\r\n\r\n" % (path.encode(), len(data))
+              + data)
+    return s
+
+
+def read_head(s):
+    """Read up to the end of a response head (and perhaps a little more); its status."""
+    got = b""
+    while b"\r\n\r\n" not in got:
+        chunk = s.recv(256)
+        assert chunk, got
+        got += chunk
+    return int(got.split(b" ", 2)[1])
+
+
+def read_reply(s):
+    """(status, parsed JSON body) of a whole response (the server closes after it)."""
+    got = b""
+    while True:
+        chunk = s.recv(65536)
+        if not chunk:
+            break
+        got += chunk
+    s.close()
+    head, body = got.split(b"\r\n\r\n", 1)
+    return int(head.split(b" ", 2)[1]), json.loads(body)
+
+
+# sendto(2), the system call send() makes, on the machines this runs on
+SENDTO = {"x86_64": 44, "aarch64": 206}.get(platform.machine())
+
+
+def wait_blocked_sending(srv):
+    """Poll until a thread of the server sleeps in sendto: its socket buffer is full
+    (Linux /proc; the suite's timeout is the limit)."""
+    while True:
+        for task in glob.glob(f"/proc/{srv.proc.pid}/task/*"):
+            try:
+                with open(task + "/syscall") as f:
+                    call = f.read().split()
+                with open(task + "/stat") as f:
+                    state = f.read().rsplit(")", 1)[1].split()[0]
+            except OSError:  # the thread ended
+                continue
+            if call and call[0] == str(SENDTO) and state == "S":
+                return
+        time.sleep(0.05)
+
+
+def stream_held(srv):
+    """A streamed chat on the endless model whose client reads its head, then nothing
+    more: the server blocks sending it, and holds the slot."""
+    s = post_raw(srv, "/v1/chat/completions", {"messages": HELLO, "stream": True}, rcvbuf=4096)
+    assert read_head(s) == 200
+    wait_processing(srv, 1)
+    wait_blocked_sending(srv)
+    return s
+
+
+def test_hang_up_mid_stream(srv):
+    """With one slot: a client leaves mid-stream while the server is blocked sending
+    to it; the failed send cancels the generation, the next request gets the slot."""
+    stream_held(srv).close()  # unread data: the close resets the connection
+    body = chat(srv, HELLO, max_tokens=4)  # LOOP is four tokens
+    assert body["choices"][0]["message"]["content"] == LOOP, body
+    # (The two lines may come in either order: the slot is freed before the log line.)
+    lines = [l for l in srv.stop().splitlines() if "POST /v1/chat/completions" in l]
+    cancelled = [l for l in lines if l.endswith(" cancelled")]
+    assert len(lines) == 2 and len(cancelled) == 1 and " 200 " in cancelled[0], lines
+    assert int(cancelled[0].split("completion=")[1].split()[0]) > 100, lines  # mid-stream
+    assert all(" 200 " in l for l in lines), lines
+
+
+QUEUE_PER_SLOT = 4  # examples/server/main.c (README: "Up to 4N more wait for a slot")
+
+
+def test_queue_full(srv):
+    """With one slot held: QUEUE_PER_SLOT requests wait, the next one gets 503 with a
+    JSON error (on either API); when the slot is free, the waiting ones are answered."""
+    holder = stream_held(srv)
+    request = {"messages": HELLO, "max_tokens": 3}
+    # One more than the queue holds: whichever comes last to the queue is refused
+    # at once, the others wait (no timing: nothing else can answer them).
+    waiting = [post_raw(srv, "/v1/chat/completions", request) for _ in range(QUEUE_PER_SLOT + 1)]
+    ready = select.select(waiting, [], [], 300)[0]  # a watchdog, not a measurement
+    assert len(ready) == 1, f"{len(ready)} of {len(waiting)} requests answered, not one 503"
+    refused = ready[0]
+    waiting.remove(refused)
+    status, err = read_reply(refused)
+    assert status == 503 and err["error"]["type"] == "server_busy", (status, err)
+    assert err["error"]["message"] == ("all 1 slots are busy and 4 requests wait already; "
+                                       "try again later"), err
+    status, err = read_reply(post_raw(srv, "/api/chat", request))
+    assert status == 503 and "4 requests wait already" in err["error"], (status, err)
+    assert not select.select(waiting, [], [], 0)[0], "a waiting request was answered"
+    holder.close()
+    for s in waiting:
+        status, body = read_reply(s)
+        assert status == 200 and body["choices"][0]["message"]["content"] == "Yes!", body
+    log = srv.stop()
+    lines = [l for l in log.splitlines() if "phi4-server: POST" in l]
+    assert sorted(l.split()[3] for l in lines) == ["200"] * 5 + ["503"] * 2, lines
+    assert sum(l.endswith(" cancelled") for l in lines) == 1, lines
 
 
 def slow_model(directory):
@@ -409,6 +632,20 @@ def main():
         with_server(test_hang_up, "--parallel", "1", model=slow)
         print("ok: hang up")
         with_server(test_shutdown_while_generating, model=slow)
+    with tempfile.TemporaryDirectory(prefix="phi4-scripted-") as d:
+        reasoning, loop = scripted_models(d)
+        with_server(test_thinking, model=reasoning)
+        with_server(test_thinking_hidden, "--think", "hide", model=reasoning)
+        print("ok: thinking")
+        if SENDTO is None:
+            print(f"SKIP: mid-stream hang-up and full queue (sendto's number on "
+                  f"{platform.machine()} unknown)")
+        else:
+            loop_flags = ["--parallel", "1", "-c", str(LOOP_CTX)]
+            with_server(test_hang_up_mid_stream, *loop_flags, model=loop)
+            print("ok: hang up mid-stream")
+            with_server(test_queue_full, *loop_flags, model=loop)
+            print("ok: queue full")
     print("ok: all")
 
 

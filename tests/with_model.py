@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 """Run a command on a freshly generated tiny model.
 
-    with_model.py --config mini-like --type q8_0 -- CMD ARG... {model} ...
+    with_model.py --config mini-like --type q8_0 [--script TEXT [--script-loop]] \
+        -- CMD ARG... {model} ...
 
 Generates the model (tests/ref/make_model.py) into a temporary directory,
 replaces {model} in the arguments with its path, runs the command and
@@ -27,12 +28,16 @@ def main():
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--chat-template", default=None)
     ap.add_argument("--vocab", default=None)
+    ap.add_argument("--script", default=None)
+    ap.add_argument("--script-loop", action="store_true")
+    ap.add_argument("--context-length", type=int, default=None)
     ap.add_argument("cmd", nargs=argparse.REMAINDER)
     a = ap.parse_args()
     cmd = a.cmd[1:] if a.cmd and a.cmd[0] == "--" else a.cmd
     with tempfile.TemporaryDirectory(prefix="phi4-model-") as d:
         make_model.make_model(a.config, a.type, d, seed=a.seed, chat_template=a.chat_template,
-                             vocab=a.vocab)
+                              vocab=a.vocab, script=a.script, script_loop=a.script_loop,
+                              context_length=a.context_length)
         path = os.path.join(d, "model.gguf")
         wrapper = shlex.split(os.environ.get("MESON_EXE_WRAPPER", ""))
         return subprocess.call(wrapper + [c.replace("{model}", path) for c in cmd])

@@ -2,10 +2,14 @@
 """Write a tiny random-weight `phi3` GGUF model plus the weights the reference uses.
 
     /usr/bin/python3 tests/ref/make_model.py --config phi4-like --type q4_0 --out DIR [--seed N]
+        [--script TEXT [--script-loop]]
 
 writes DIR/model.gguf and DIR/weights.npz.  weights.npz holds every tensor under its GGUF
 name as float64, *decoded from the bytes written to the file* (so quantized matrices hold
 their dequantized values), plus 'hparams' and 'tokenizer' (JSON strings).
+
+--script makes a model whose reply after the chat prompt is TEXT, then the end-of-turn
+token, greedy or sampled (see scripted_weights); --script-loop repeats TEXT endlessly.
 
 Shapes mirror the real files (docs/phi4-family.md 4.1, docs/gguf-and-quants.md 4.2): 1-D
 tensors (norms, rope factors) are always F32, every matrix uses the chosen type (per tensor
@@ -101,9 +105,14 @@ def fitting_type(ttype, ne0):
     return ttype
 
 
-def hparams_of(name, ttype):
+def hparams_of(name, ttype, context_length=None):
+    """context_length: instead of the config's (without LongRoPE, the original context
+    too: the model is trained for it)."""
     c = CONFIGS[name]
     orig, ctx = c["orig_ctx"], c["context_length"]
+    if context_length:
+        ctx = context_length
+        orig = orig if c["longrope"] else ctx
     # converter rule for longrope/su: sqrt(1 + ln(s)/ln(orig)), s = ctx/orig (1.0 if s <= 1)
     attn_factor = math.sqrt(1 + math.log(ctx / orig) / math.log(orig)) if c["longrope"] else 1.0
     return dict(config=name, type=ttype, n_vocab=c["n_vocab"], n_embd=c["n_embd"],
@@ -210,6 +219,12 @@ CHAT_TEMPLATES["other"] = ("{% for message in messages %}{{'<|start_header_id|>'
                            "'<|end_header_id|>\\n\\n' + message['content'] + '<|eot_id|>'}}"
                            "{% endfor %}")
 DEFAULT_TEMPLATE = {"phi4": "phi4", "mini": "phi4-mini"}
+# Phi-4-reasoning repurposed two placeholder tokens of Phi-4's vocabulary as the thinking
+# tags (docs/phi4-family.md 1.1), so a model with its template has them as single tokens:
+# here the last two <|dummy_k|> padding tokens, USER_DEFINED (matched whole, and text when
+# decoded). Their real ids and GGUF type are unverified.
+THINK_TAGS = ["<think>", "</think>"]
+THINK_TEMPLATES = {"phi4-reasoning"}
 # Tokens that are not special in the Hugging Face sense but are matched whole
 # (GGUF type USER_DEFINED), as Phi-4-mini's tool markers are.
 USER_TOKENS = {"phi4": [], "mini": ["<|tool|>", "<|/tool|>", "<|tool_call|>", "<|/tool_call|>"]}
@@ -219,16 +234,17 @@ NORMAL, CONTROL, USER_DEFINED = 1, 3, 4
 def make_tokenizer(kind, n_vocab, n_merges, chat_template=None):
     """256 byte tokens, then the merged tokens (in merge order), then the special tokens,
     then <|dummy_k|> control tokens padding up to n_vocab (real files also have unused
-    embedding rows)."""
+    embedding rows), the last two of them the thinking tags under a reasoning template."""
     merges = train_bpe(CORPUS, n_merges)
     tokens = [u for _, u in bytes_to_unicode()] + [a + b for a, b in merges]
     specials, user = SPECIALS[kind], USER_TOKENS[kind]
-    n_dummy = n_vocab - len(tokens) - len(specials) - len(user)
+    tags = THINK_TAGS if chat_template in THINK_TEMPLATES else []
+    n_dummy = n_vocab - len(tokens) - len(specials) - len(user) - len(tags)
     if n_dummy < 0:
         raise ValueError("n_vocab too small for the tokenizer")
     types = ([NORMAL] * len(tokens) + [CONTROL] * len(specials) + [USER_DEFINED] * len(user) +
-             [CONTROL] * n_dummy)
-    tokens += specials + user + [f"<|dummy_{k}|>" for k in range(n_dummy)]
+             [CONTROL] * n_dummy + [USER_DEFINED] * len(tags))
+    tokens += specials + user + [f"<|dummy_{k}|>" for k in range(n_dummy)] + tags
     if len(set(tokens)) != len(tokens):
         raise ValueError("duplicate token strings")
     ids = {t: i for i, t in enumerate(tokens)}
@@ -259,6 +275,37 @@ def tokenizer_from_fixture(path):
     return dict(model="gpt2", pre=pre, tokens=tokens, token_type=types, merges=merges,
                 bos=ids["<|endoftext|>"], eos=eot, eot=eot, pad=ids["<|endoftext|>"],
                 add_bos=False, chat_template=CHAT_TEMPLATES[DEFAULT_TEMPLATE[kind]])
+
+
+def encode(tok, text):
+    """Token ids of text in vocabulary tok: the tokens that are not plain text (special,
+    user-defined) matched whole, longest first, then byte-level BPE on each pre-token piece
+    (the merges applied lowest rank first)."""
+    ids = {t: i for i, t in enumerate(tok["tokens"])}
+    whole = sorted((t for t, ty in zip(tok["tokens"], tok["token_type"]) if ty != NORMAL),
+                   key=len, reverse=True)
+    rank = {tuple(m.split(" ")): r for r, m in enumerate(tok["merges"])}
+    b2u = dict(bytes_to_unicode())
+    out = []
+    if whole:
+        parts = re.split("(" + "|".join(re.escape(t) for t in whole) + ")", text)
+    else:
+        parts = [text]
+    for k, part in enumerate(parts):
+        if k % 2:
+            out.append(ids[part])
+            continue
+        for piece in PRETOKENIZE.findall(part):
+            word = [b2u[b] for b in piece.encode("utf-8")]
+            while len(word) > 1:
+                pairs = [(rank.get(pair, len(rank)), i)
+                         for i, pair in enumerate(zip(word, word[1:]))]
+                best, i = min(pairs)
+                if best == len(rank):
+                    break
+                word[i:i + 2] = [word[i] + word[i + 1]]
+            out += [ids[t] for t in word]
+    return out
 
 
 # ----------------------------------------------------------------------------------------
@@ -307,6 +354,62 @@ def random_weights(hp, rng):
     return w
 
 
+# The last token of each family's generation prompt: where a reply starts.
+ASSISTANT_MARKER = {"phi4": "<|im_sep|>", "mini": "<|assistant|>"}
+# The next token's logit in a scripted model, every other one being 0: greedy and any
+# sampling settings pick it (at temperature 2 the others share e^-24 of the probability).
+SCRIPT_LEAD = 48.0
+
+
+def script_chain(tok, kind, text, loop):
+    """[marker, s0, ..., s_last, end-of-turn] (loop: [marker, s0, ..., s_last, s0]): the
+    token after each one in a reply whose text is `text`. A bigram chain needs each token
+    to have one successor, so the script's tokens must be distinct and neither the marker
+    nor the end of turn."""
+    marker, script = tok["tokens"].index(ASSISTANT_MARKER[kind]), encode(tok, text)
+    if loop and not script:
+        raise ValueError("an empty script cannot loop")
+    seen = {marker: "the assistant marker", tok["eot"]: "the end-of-turn token"}
+    for position, t in enumerate(script):
+        if t in seen:
+            what = seen[t] if isinstance(seen[t], str) else f"token {seen[t]} of the script"
+            raise ValueError(
+                f"script token {position} {tok['tokens'][t]!r} (id {t}) is also {what}: a "
+                f"bigram chain needs distinct tokens (the script is {len(script)} tokens: "
+                f"{[tok['tokens'][i] for i in script]})")
+        seen[t] = position
+    return [marker] + script + [script[0] if loop else tok["eot"]]
+
+
+def scripted_weights(hp, chain, master):
+    """Turn random weights into a bigram model of the chain: every layer's attn_output and
+    ffn_down zero, so the final residual stream is the current token's embedding; the
+    chain's tokens (all but the last entry) get one-hot embeddings e_d, d their place in
+    the chain; output.weight maps e_d to the chain's next token and nothing else (output
+    norm gain 1). The final norm makes e_d sqrt(n_embd) e_d, so whatever the prompt before
+    it, the logits after chain token t favour its successor by SCRIPT_LEAD."""
+    if hp["tied"]:
+        raise ValueError(f"config {hp['config']!r} ties the output to the embeddings, so a "
+                         "token's logits favour the token itself: a script needs an untied "
+                         "config (phi4-like, k-like, odd)")
+    links = list(zip(chain, chain[1:]))
+    if len(links) > hp["n_embd"]:
+        raise ValueError(f"the script needs {len(links)} chain tokens; config "
+                         f"{hp['config']!r} has room for {hp['n_embd']} (n_embd)")
+    w = dict(master)
+    for l in range(hp["n_layer"]):
+        for name in ("attn_output.weight", "ffn_down.weight"):
+            w[f"blk.{l}.{name}"] = np.zeros_like(master[f"blk.{l}.{name}"])
+    w["output_norm.weight"] = np.ones_like(master["output_norm.weight"])
+    w["output.weight"] = np.zeros_like(master["output.weight"])
+    w["token_embd.weight"] = master["token_embd.weight"].copy()
+    for d, (token, successor) in enumerate(links):
+        w["token_embd.weight"][token] = 0.0
+        w["token_embd.weight"][token, d] = 1.0
+        w["output.weight"][successor, d] = SCRIPT_LEAD / math.sqrt(hp["n_embd"])
+    return w
+
+
 def tensor_type(name, x, ttype, hparams):
     """The GGUF type code tensor `name` (values x) gets in a model of type ttype."""
     if x.ndim != 2:
@@ -331,9 +434,14 @@ def tensor_type(name, x, ttype, hparams):
     return gw.TYPE_NAMES[fitting_type(ttype, x.shape[-1])]
 
 
-def make_model(config, ttype, out_dir, seed=0, chat_template=None, vocab=None, raw=None):
+def make_model(config, ttype, out_dir, seed=0, chat_template=None, vocab=None, raw=None,
+               script=None, script_loop=False, context_length=None):
     """Write out_dir/model.gguf and out_dir/weights.npz; return (weights, hparams, tokenizer)
     where weights are the decoded (what-a-reader-sees) float64 values.
+
+    script: the text of every reply (see script_chain and scripted_weights); script_loop:
+    the reply repeats it without end. The tokenizer then has 'script', the chain's ids.
+    context_length: the trained context, instead of the config's (see hparams_of).
 
     raw: {tensor name: (type code, elements per block, bytes per block)} stores those
     tensors as random bytes of that type instead (types the library must refuse; the
@@ -342,7 +450,9 @@ def make_model(config, ttype, out_dir, seed=0, chat_template=None, vocab=None, r
         raise ValueError(f"unknown config {config!r}; choose from {sorted(CONFIGS)}")
     check_type(config, ttype)
     c = CONFIGS[config]
-    hp = hparams_of(config, ttype)
+    hp = hparams_of(config, ttype, context_length)
+    if vocab and script is not None:
+        raise ValueError("a script is written in the tiny vocabulary: leave out --vocab")
     if vocab:
         tok = tokenizer_from_fixture(vocab)
         hp["n_vocab"] = len(tok["tokens"])
@@ -350,6 +460,9 @@ def make_model(config, ttype, out_dir, seed=0, chat_template=None, vocab=None, r
         tok = make_tokenizer(c["tokenizer"], hp["n_vocab"], c["n_merges"], chat_template)
     rng = np.random.default_rng(seed)
     master = random_weights(hp, rng)
+    if script is not None:
+        tok["script"] = script_chain(tok, c["tokenizer"], script, script_loop)
+        master = scripted_weights(hp, tok["script"], master)
 
     w = gw.GGUFWriter(alignment=c["alignment"])
     a = "phi3."
@@ -429,9 +542,19 @@ def main(argv=None):
                     help="the template to store (default: the family's own)")
     ap.add_argument("--vocab", help="a real vocabulary (tests/fixtures/tokenizer/*.vocab) "
                                     "instead of the tiny trained one")
+    ap.add_argument("--script", metavar="TEXT",
+                    help="every reply is TEXT, then the end of turn (an untied config)")
+    ap.add_argument("--script-loop", action="store_true",
+                    help="every reply repeats the script without end")
+    ap.add_argument("--context-length", type=int, metavar="N",
+                    help="the trained context (default: the config's)")
     args = ap.parse_args(argv)
+    if args.script_loop and args.script is None:
+        ap.error("--script-loop needs --script")
     try:
-        make_model(args.config, args.type, args.out, args.seed, args.chat_template, args.vocab)
+        make_model(args.config, args.type, args.out, args.seed, args.chat_template, args.vocab,
+                   script=args.script, script_loop=args.script_loop,
+                   context_length=args.context_length)
     except ValueError as e:
         print(f"make_model: {e}", file=sys.stderr)
         return 1

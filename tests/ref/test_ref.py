@@ -5,6 +5,7 @@
 import json
 import math
 import os
+import re
 import struct
 import subprocess
 import sys
@@ -387,6 +388,130 @@ def test_seed_changes_weights(models):
     a = models("phi4-like", "f32", 0)[1]["blk.0.attn_qkv.weight"]
     b = models("phi4-like", "f32", 1)[1]["blk.0.attn_qkv.weight"]
     assert not np.allclose(a, b)
+
+
+# ----------------------------------------------------------------------------------------
+# scripted models (make_model --script): the reference's greedy reply is the script
+
+def decode(tok, ids):
+    u2b = {u: b for b, u in make_model.bytes_to_unicode()}
+    out = b""
+    for i in ids:
+        t = tok["tokens"][i]
+        out += t.encode() if tok["token_type"][i] != make_model.NORMAL else bytes(u2b[c] for c in t)
+    return out.decode("utf-8")
+
+
+def chat_prompt(tok, question):
+    """Phi-4's chat prompt for one user turn, as its template renders it."""
+    return make_model.encode(tok, f"<|im_start|>user<|im_sep|>{question}<|im_end|>"
+                                  "<|im_start|>assistant<|im_sep|>")
+
+
+def greedy_reply(w, hp, tok, prompt, n_max):
+    """(reply ids, the smallest lead of the chosen logit over the next best) of the
+    reference's greedy continuation, up to the end of turn or n_max tokens."""
+    ids, lead = list(prompt), math.inf
+    while len(ids) - len(prompt) < n_max:
+        row = phi3_ref.logits(w, hp, ids)[-1]
+        best, second = np.sort(row)[-2:][::-1]
+        lead = min(lead, best - second)
+        ids.append(int(np.argmax(row)))
+        if ids[-1] == tok["eot"]:
+            break
+    return ids[len(prompt):], lead
+
+
+SCRIPTS = [("phi4-like", "f32", "phi4-reasoning", "<think>hé</think>Ok!"),
+           ("phi4-like", "q4_0", "phi4", "Why? Blue."),
+           ("k-like", "q4_k_m", "phi4", "<|im_start|>B"),
+           ("odd", "f16", None, "Dog!")]
+
+
+@pytest.mark.parametrize("config,ttype,template,script", SCRIPTS)
+def test_script_is_the_greedy_reply(tmp_path, config, ttype, template, script):
+    w, hp, tok = make_model.make_model(config, ttype, str(tmp_path), seed=3,
+                                       chat_template=template, script=script)
+    chain = tok["script"]
+    assert tok["tokens"][chain[0]] == "<|im_sep|>" and chain[-1] == tok["eot"]
+    for question in ["Why is the sky blue?", "Hi", "The quick brown fox jumps over the dog."]:
+        reply, lead = greedy_reply(w, hp, tok, chat_prompt(tok, question), 40)
+        assert reply == chain[1:], (question, [tok["tokens"][i] for i in reply])
+        assert decode(tok, reply[:-1]) == script
+        # a lead this wide survives any sampling settings
+        assert lead > 40, lead
+    # the chain from any of its tokens on, whatever came before
+    reply, _ = greedy_reply(w, hp, tok, make_model.encode(tok, "fox") + chain[:3], 40)
+    assert reply == chain[3:]
+
+
+def test_script_loop_repeats(tmp_path):
+    script = "<think>Why?</think>"
+    w, hp, tok = make_model.make_model("phi4-like", "q8_0", str(tmp_path), seed=1,
+                                       chat_template="phi4-reasoning", script=script,
+                                       script_loop=True)
+    n = len(tok["script"]) - 2
+    reply, lead = greedy_reply(w, hp, tok, chat_prompt(tok, "Hi"), 3 * n + 2)
+    assert len(reply) == 3 * n + 2 and tok["eot"] not in reply and lead > 40
+    assert decode(tok, reply) == script * 3 + "<think>W"
+
+
+def test_reasoning_vocabulary_has_the_thinking_tags(models):
+    tok = make_model.make_tokenizer("phi4", 352, 80, "phi4-reasoning")
+    plain = models("phi4-like", "f32")[3]
+    for tag in make_model.THINK_TAGS:
+        assert tag not in plain["tokens"]
+        i = tok["tokens"].index(tag)
+        assert tok["token_type"][i] == make_model.USER_DEFINED
+        assert make_model.encode(tok, f"a{tag}b") == make_model.encode(tok, "a") + [i] + \
+            make_model.encode(tok, "b")
+    # only the padding changed: every other token keeps its id
+    same = [a == b for a, b in zip(tok["tokens"], plain["tokens"])]
+    assert same.count(False) == 2 and tok["tokens"][-2:] == make_model.THINK_TAGS
+
+
+@pytest.mark.parametrize("text", [make_model.CORPUS, "é ü 🙂 <|im_end|>x <|dummy_3|>", ""])
+def test_encode_spells_the_text(models, text):
+    tok = models("phi4-like", "f32")[3]
+    ids = make_model.encode(tok, text)
+    assert decode(tok, ids) == text
+    if text == make_model.CORPUS:
+        assert len(ids) < len(text.encode()) * 0.8     # the merges are used
+
+
+@pytest.mark.parametrize("config,kwargs,message", [
+    ("phi4-like", dict(script="Loop 123"), "'o' (id 78) is also token 1 of the script"),
+    ("phi4-like", dict(script="a<|im_sep|>"), "is also the assistant marker"),
+    ("phi4-like", dict(script="a<|im_end|>"), "is also the end-of-turn token"),
+    ("phi4-like", dict(script="", script_loop=True), "an empty script cannot loop"),
+    ("mini-like", dict(script="Ok"), "a script needs an untied config"),
+    ("odd", dict(script="ABCDEFGHIJKLMNOPQRSTU"), "needs 22 chain tokens; config 'odd' has "
+                                                  "room for 20"),
+    ("phi4-like", dict(script="Ok", vocab="x.vocab"), "leave out --vocab")])
+def test_script_refusals(tmp_path, config, kwargs, message):
+    with pytest.raises(ValueError, match=re.escape(message)):
+        make_model.make_model(config, "f32", str(tmp_path), **kwargs)
+    assert not os.path.exists(tmp_path / "model.gguf")
+
+
+def test_make_model_cli_script(tmp_path):
+    def run(*args):
+        return subprocess.run([PY, os.path.join(HERE, "make_model.py"), "--config", "phi4-like",
+                               "--type", "f32", "--out", str(tmp_path)] + list(args),
+                              capture_output=True, text=True)
+    p = run("--script", "Loop")
+    assert p.returncode == 1 and "a bigram chain needs distinct tokens" in p.stderr, p.stderr
+    p = run("--script-loop")
+    assert p.returncode == 2 and "--script-loop needs --script" in p.stderr
+    p = run("--script", "Lop", "--script-loop", "--context-length", "4096")
+    assert p.returncode == 0, p.stderr
+    w, hp, tok = make_model.load_weights(tmp_path / "weights.npz")
+    assert decode(tok, tok["script"][1:]) == "LopL"
+    assert hp["context_length"] == hp["orig_ctx"] == 4096
+    with open(tmp_path / "model.gguf", "rb") as f:
+        meta = read_gguf(f.read())[0]
+    assert meta_value(meta, "phi3.context_length") == 4096
+    assert meta_value(meta, "phi3.rope.scaling.original_context_length") == 4096
 
 
 # ----------------------------------------------------------------------------------------

@@ -18,8 +18,6 @@ BUILD = os.path.join(ROOT, "build")
 sys.path.insert(0, os.path.join(ROOT, "tests", "ref"))
 import make_model  # noqa: E402
 
-import bigram_model  # noqa: E402
-
 if not os.environ.get("PHI4_LIBRARY"):
     built = os.path.join(BUILD, "libphi4.so.1")
     if not os.path.exists(built):
@@ -80,12 +78,6 @@ def long_path(tmp_path_factory):
     with mock.patch.dict(make_model.CONFIGS, {"mini-like": config}):
         make_model.make_model("mini-like", "f32", str(out), seed=1)
     return str(out / "model.gguf")
-
-
-@pytest.fixture(scope="session")
-def bigram(tmp_path_factory):
-    """A model whose replies are known in advance (see bigram_model.py)."""
-    return bigram_model.make(str(tmp_path_factory.mktemp("bigram")))
 
 
 @pytest.fixture

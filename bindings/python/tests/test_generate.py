@@ -4,11 +4,27 @@ import threading
 
 import pytest
 
+import make_model
 import phi4
-from bigram_model import ANSWER, REPLY, THINKING
 from conftest import helper_program
 
 PROMPT = "The quick brown fox"
+# Random models never think: this Phi-4-reasoning in miniature replies REPLY to any
+# prompt, by a wide margin under any sampling settings (tests/ref/make_model.py
+# --script). "<think>" and "</think>" are single tokens, as in Phi-4-reasoning, and
+# "é" is two byte tokens, so the text stream must join them.
+THINKING, ANSWER = "hé", "Ok!"
+REPLY = f"<think>{THINKING}</think>{ANSWER}"
+
+
+@pytest.fixture(scope="module")
+def reasoning(tmp_path_factory):
+    """(path, the reply's token chain: the assistant marker, REPLY's tokens, the end of turn)"""
+    out = tmp_path_factory.mktemp("reasoning")
+    tok = make_model.make_model("phi4-like", "f32", str(out), seed=1,
+                                chat_template="phi4-reasoning", context_length=2048,
+                                script=REPLY)[2]
+    return str(out / "model.gguf"), tok["script"]
 
 
 def c_tokens(model_path, prompt, seed, temperature, max_tokens):
@@ -141,8 +157,9 @@ def test_chat_reuses_the_conversation_so_far(mini, mini_path):
         assert fresh.chat(conversation, temperature=0, max_tokens=10) == again
 
 
-def test_thinking_goes_to_its_channel(bigram):
-    with phi4.Model(bigram.path) as model:
+def test_thinking_goes_to_its_channel(reasoning):
+    path, chain = reasoning
+    with phi4.Model(path) as model:
         question = [("user", "Why is the sky blue?")]
         assert model.chat(question) == ANSWER
         result = model.chat(question, thinking="separate")
@@ -159,8 +176,9 @@ def test_thinking_goes_to_its_channel(bigram):
         assert "".join(t for ch, t in pairs if ch == phi4.Channel.ANSWER) == ANSWER
         assert "".join(model.chat(question, stream=True)) == ANSWER
         # Raw generation hands out the text as written, tags included.
-        assert model.generate([bigram.id("<|im_sep|>")]) == REPLY
-        assert model.generate([bigram.id(b"h")]) == "é</think>Ok!"
+        assert model.generate(chain[:1]) == REPLY
+        assert model.detokenize(chain[2:3]) == "h"
+        assert model.generate(chain[2:3]) == "é</think>Ok!"
         # The reply is the chain whatever the sampling settings.
         assert model.chat(question, temperature=1.5, top_k=0, top_p=1.0, min_p=0.0,
                           seed=3) == ANSWER
