@@ -263,7 +263,10 @@ PHI_API void phi_ctx_free(phi_ctx *ctx);
  * so far. A context loads at most one model (PHI_E_STATE on a second call).
  * Errors: PHI_E_IO, PHI_E_FORMAT (malformed file; the message names the
  * field or tensor), PHI_E_UNSUPPORTED (an architecture or tensor type this
- * build does not run), PHI_E_NOMEM, PHI_E_INTERRUPTED (progress callback). */
+ * build does not run), PHI_E_NOMEM, PHI_E_INTERRUPTED (the progress
+ * callback returned nonzero, or phi_interrupt was called during the load).
+ * The progress callback follows the file's read into memory
+ * (PHI_OPT_USE_MMAP = 0) or, for a mapped file, its weights being faulted in. */
 PHI_API int32_t phi_load(phi_ctx *ctx, const char *path);
 
 /* A new context on the same model: the weights are shared, not copied. The

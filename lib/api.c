@@ -238,22 +238,37 @@ static int32_t setup_runtime(phi_ctx *ctx)
     return ensure_pool(ctx);
 }
 
+/* The load's progress, [0,1], to the callback; true when the load must stop:
+ * the callback said so, or phi_interrupt was called. */
+static bool load_should_stop(phi_ctx *ctx, double fraction)
+{
+    bool stop = ctx->progress_cb && ctx->progress_cb(ctx->progress_user, fraction);
+    return stop || atomic_load_explicit(&ctx->interrupt, memory_order_relaxed);
+}
+
+#define LOAD_STOPPED "loading stopped by the progress callback or phi_interrupt"
+
+static int read_progress(void *user, size_t done, size_t total)
+{
+    return load_should_stop(user, (double)done / (double)total);
+}
+
 /* With a progress callback, fault the mapped weights in now (reporting as we
- * go) so the first token does not pay for reading the file. */
+ * go) so the first token does not pay for reading the file. A file read into
+ * memory reported its progress while it was read. */
 static int32_t warm_up(phi_ctx *ctx)
 {
-    if (!ctx->progress_cb)
-        return PHI_OK;
     const phi_mapped_file *f = &ctx->model->src->file;
+    if (!ctx->progress_cb || !f->mapped)
+        return PHI_OK;
     const size_t step = (size_t)64 << 20;
     volatile unsigned char sink = 0;
     for (size_t at = 0; at < f->size; at += step) {
         size_t end = at + step < f->size ? at + step : f->size;
-        if (f->mapped)
-            for (size_t p = at; p < end; p += 4096)
-                sink ^= f->data[p];
-        if (ctx->progress_cb(ctx->progress_user, (double)end / (double)f->size))
-            return api_fail(ctx, PHI_E_INTERRUPTED, "loading stopped by the progress callback");
+        for (size_t p = at; p < end; p += 4096)
+            sink ^= f->data[p];
+        if (load_should_stop(ctx, (double)end / (double)f->size))
+            return api_fail(ctx, PHI_E_INTERRUPTED, LOAD_STOPPED);
     }
     (void)sink;
     return PHI_OK;
@@ -271,10 +286,13 @@ int32_t phi_load(phi_ctx *ctx, const char *path)
     phi_err e = {0};
     if (phi_kernels_get((int32_t)ctx->opt.kernel, &ctx->kernels, &e) != PHI_OK)
         return api_fail_with(ctx, &e);
-    if (ctx->progress_cb && ctx->progress_cb(ctx->progress_user, 0.0))
-        return api_fail(ctx, PHI_E_INTERRUPTED, "loading stopped by the progress callback");
-    if (phi_model_load(&ctx->mem, path, ctx->opt.use_mmap != 0, ctx->kernels, &ctx->model, &e) !=
-        PHI_OK) {
+    if (load_should_stop(ctx, 0.0))
+        return api_fail(ctx, PHI_E_INTERRUPTED, LOAD_STOPPED);
+    phi_read_progress progress = {read_progress, ctx};
+    if (phi_model_load(&ctx->mem, path, ctx->opt.use_mmap != 0, &progress, ctx->kernels,
+                       &ctx->model, &e) != PHI_OK) {
+        if (e.code == PHI_E_INTERRUPTED)
+            return api_fail(ctx, PHI_E_INTERRUPTED, LOAD_STOPPED);
         phi_err_prefix(&e, "loading '%s'", path);
         return api_fail_with(ctx, &e);
     }

@@ -531,6 +531,32 @@ static int abort_progress(void *user, double fraction)
     return fraction > 0.0;
 }
 
+/* Asks the context (user) to stop once the load has begun. */
+static int interrupt_progress(void *user, double fraction)
+{
+    if (fraction > 0.0)
+        phi_interrupt(user);
+    return 0;
+}
+
+typedef struct {
+    int calls;
+    double first, last;
+    bool ordered;
+} progress_log;
+
+static int record_progress(void *user, double fraction)
+{
+    progress_log *log = user;
+    if (log->calls == 0)
+        log->first = fraction;
+    else if (fraction < log->last)
+        log->ordered = false;
+    log->last = fraction;
+    log->calls++;
+    return 0;
+}
+
 static void test_interrupt(void)
 {
     phi_ctx *ctx = load(2, 0);
@@ -570,13 +596,23 @@ static void test_interrupt(void)
     phi_ctx_free(fresh);
     phi_ctx_free(ctx);
 
-    /* A progress callback can abort a load; the context can load again. */
-    CHECK_EQ(phi_ctx_new(&ctx), PHI_OK);
-    CHECK_EQ(phi_set_progress_callback(ctx, abort_progress, NULL), PHI_OK);
-    CHECK_EQ(phi_load(ctx, model_path), PHI_E_INTERRUPTED);
-    CHECK_EQ(phi_set_progress_callback(ctx, NULL, NULL), PHI_OK);
-    CHECK_EQ(phi_load(ctx, model_path), PHI_OK);
-    phi_ctx_free(ctx);
+    /* A progress callback, or phi_interrupt, can stop a load, mapped or
+     * read into memory; the context can load again. Progress runs from 0 to 1
+     * either way. */
+    for (int use_mmap = 0; use_mmap <= 1; use_mmap++) {
+        CHECK_EQ(phi_ctx_new(&ctx), PHI_OK);
+        CHECK_EQ(phi_set_int(ctx, PHI_OPT_USE_MMAP, use_mmap), PHI_OK);
+        CHECK_EQ(phi_set_progress_callback(ctx, abort_progress, NULL), PHI_OK);
+        CHECK_EQ(phi_load(ctx, model_path), PHI_E_INTERRUPTED);
+        CHECK_EQ(phi_set_progress_callback(ctx, interrupt_progress, ctx), PHI_OK);
+        CHECK_EQ(phi_load(ctx, model_path), PHI_E_INTERRUPTED);
+        CHECK(strstr(phi_errmsg(ctx), "stopped") != NULL);
+        progress_log log = {.ordered = true};
+        CHECK_EQ(phi_set_progress_callback(ctx, record_progress, &log), PHI_OK);
+        CHECK_EQ(phi_load(ctx, model_path), PHI_OK);
+        CHECK(log.calls >= 2 && log.ordered && log.first == 0.0 && log.last == 1.0);
+        phi_ctx_free(ctx);
+    }
 }
 
 static int n_logs;

@@ -658,7 +658,7 @@ int phi_gguf_open(const phi_mem *mem, const char *path, bool use_mmap, phi_sourc
 {
     phi_mapped_file file;
     *out = NULL;
-    int rc = phi_mapped_file_open(mem, path, use_mmap, &file, err);
+    int rc = phi_mapped_file_open(mem, path, use_mmap, NULL, &file, err);
     if (rc)
         return rc;
     return phi_gguf_parse(mem, &file, out, err);

@@ -10,22 +10,33 @@
 
 #include "phi4.h"
 
-static int read_all(int fd, unsigned char *dst, size_t size)
+/* Bytes read between two progress reports: small enough to report often on
+ * a slow disk, large enough that the calls cost nothing. */
+enum { READ_CHUNK = 16 << 20 };
+
+/* 0, an errno value, or -1 when progress asked to stop. */
+static int read_all(int fd, unsigned char *dst, size_t size, const phi_read_progress *progress)
 {
-    size_t done = 0;
+    size_t done = 0, reported = 0;
     while (done < size) {
-        ssize_t n = read(fd, dst + done, size - done);
+        size_t want = size - done < READ_CHUNK ? size - done : READ_CHUNK;
+        ssize_t n = read(fd, dst + done, want);
         if (n < 0 && errno == EINTR)
             continue;
         if (n <= 0)
             return n == 0 ? EIO : errno;
         done += (size_t)n;
+        if (progress && (done - reported >= READ_CHUNK || done == size)) {
+            reported = done;
+            if (progress->fn(progress->user, done, size))
+                return -1;
+        }
     }
     return 0;
 }
 
 int phi_mapped_file_open(const phi_mem *mem, const char *path, bool use_mmap,
-                         phi_mapped_file *out, phi_err *err)
+                         const phi_read_progress *progress, phi_mapped_file *out, phi_err *err)
 {
     memset(out, 0, sizeof *out);
     int fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -62,10 +73,12 @@ int phi_mapped_file_open(const phi_mem *mem, const char *path, bool use_mmap,
         close(fd);
         return phi_err_set(err, PHI_E_NOMEM, "cannot allocate %zu bytes to read '%s'", size, path);
     }
-    int e = read_all(fd, buf, size);
+    int e = read_all(fd, buf, size, progress);
     close(fd);
     if (e) {
         phi_free(mem, buf);
+        if (e < 0)
+            return phi_err_set(err, PHI_E_INTERRUPTED, "reading '%s' stopped", path);
         return phi_err_set(err, PHI_E_IO, "cannot read '%s': %s", path, strerror(e));
     }
     out->data = buf;

@@ -13,11 +13,11 @@
 #include "text/chat.h"
 #include "text/tokenizer.h"
 
-static int open_source(const phi_mem *mem, const char *path, bool use_mmap, phi_source **out,
-                       phi_err *err)
+static int open_source(const phi_mem *mem, const char *path, bool use_mmap,
+                       const phi_read_progress *progress, phi_source **out, phi_err *err)
 {
     phi_mapped_file file;
-    int rc = phi_mapped_file_open(mem, path, use_mmap, &file, err);
+    int rc = phi_mapped_file_open(mem, path, use_mmap, progress, &file, err);
     if (rc)
         return rc;
     if (phi_gguf_sniff(file.data, file.size))
@@ -185,8 +185,9 @@ static void read_chat_template(phi_model *m)
         m->chat_format = phi_chat_detect_from_vocab(m->tokenizer);
 }
 
-int phi_model_load(const phi_mem *mem, const char *path, bool use_mmap, const phi_kernels *k,
-                   phi_model **out, phi_err *err)
+int phi_model_load(const phi_mem *mem, const char *path, bool use_mmap,
+                   const phi_read_progress *progress, const phi_kernels *k, phi_model **out,
+                   phi_err *err)
 {
     *out = NULL;
     phi_model *m = phi_alloc_zero(mem, sizeof *m);
@@ -194,7 +195,7 @@ int phi_model_load(const phi_mem *mem, const char *path, bool use_mmap, const ph
         return phi_err_set(err, PHI_E_NOMEM, "out of memory");
     m->mem = *mem;
     atomic_init(&m->refs, 1);
-    int rc = open_source(mem, path, use_mmap, &m->src, err);
+    int rc = open_source(mem, path, use_mmap, progress, &m->src, err);
     if (rc)
         goto fail;
 

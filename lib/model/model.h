@@ -58,9 +58,11 @@ typedef struct phi_model {
 } phi_model;
 
 /* Open a model file (format sniffed), pick its architecture, validate and
- * bind. The model starts with one reference. */
+ * bind; progress (may be NULL) follows a read into memory. The model starts
+ * with one reference. */
 int phi_model_load(const phi_mem *mem, const char *path, bool use_mmap,
-                   const struct phi_kernels *k, phi_model **out, phi_err *err);
+                   const phi_read_progress *progress, const struct phi_kernels *k,
+                   phi_model **out, phi_err *err);
 void phi_model_retain(phi_model *m);
 void phi_model_release(phi_model *m);
 bool phi_model_is_eog(const phi_model *m, int32_t token);
