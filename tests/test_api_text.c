@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "check.h"
+#include "fixture_file.h"
 #include "phi4.h"
 
 static const char *model_path;
@@ -359,26 +360,6 @@ static void test_generation(void)
     phi_ctx_free(fresh);
 }
 
-static char *slurp(const char *dir, const char *name, size_t *len)
-{
-    char path[4096];
-    snprintf(path, sizeof path, "%s/%s", dir, name);
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        fprintf(stderr, "cannot open %s\n", path);
-        exit(2);
-    }
-    fseek(f, 0, SEEK_END);
-    *len = (size_t)ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *buf = malloc(*len + 1);
-    if (fread(buf, 1, *len, f) != *len)
-        exit(2);
-    buf[*len] = 0;
-    fclose(f);
-    return buf;
-}
-
 /* Phi-4-mini's role tokens take the white space after them (Hugging Face's
  * rstrip, which tiktoken does not have): an item that differs must contain
  * such a token followed by white space, and tokenize as it does without
@@ -419,7 +400,7 @@ static void test_corpus(phi_ctx *ctx, const char *dir, const char *corpus, const
                         uint32_t flags)
 {
     size_t clen, elen, compared = 0, mismatched = 0, rstripped = 0;
-    char *text = slurp(dir, corpus, &clen), *exp = slurp(dir, expected, &elen);
+    char *text = read_fixture(dir, corpus, &clen), *exp = read_fixture(dir, expected, &elen);
     char *line = exp;
     phi_token *ids = malloc(65536 * sizeof *ids);
     for (char *p = text; p < text + clen;) {

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "core/mem.h"
+#include "fixture_file.h"
 #include "phi4.h"
 #include "text/tokenizer.h"
 
@@ -19,25 +20,7 @@ static const char *fixture_dir;
 
 static inline char *read_file(const char *name, size_t *len)
 {
-    char path[4096];
-    snprintf(path, sizeof path, "%s/%s", fixture_dir, name);
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        fprintf(stderr, "cannot open %s\n", path);
-        exit(2);
-    }
-    fseek(f, 0, SEEK_END);
-    long size = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *buf = malloc((size_t)size + 1);
-    if (!buf || fread(buf, 1, (size_t)size, f) != (size_t)size) {
-        fprintf(stderr, "cannot read %s\n", path);
-        exit(2);
-    }
-    fclose(f);
-    buf[size] = 0;
-    *len = (size_t)size;
-    return buf;
+    return read_fixture(fixture_dir, name, len);
 }
 
 /* Cut the next line off *p (the newline is replaced by NUL). */
