@@ -414,7 +414,7 @@ static int phi3_state_new(const phi_model *m, const phi_state_config *cfg, void 
     size_t o_scratch = total;
     total += scratch;
 
-    s->block = phi_alloc(&m->mem, total);
+    s->block = phi_alloc_bulk(&m->mem, total);
     if (!s->block) {
         phi_free(&m->mem, s);
         return phi_err_set(err, PHI_E_NOMEM,

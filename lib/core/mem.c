@@ -3,6 +3,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 /* Exactly the size asked for (posix_memalign takes any size, unlike
  * aligned_alloc), so AddressSanitizer sees a read one byte past a block. */
@@ -29,6 +30,25 @@ void phi_mem_init_default(phi_mem *mem)
 void *phi_alloc(const phi_mem *mem, size_t size)
 {
     return mem->alloc(mem->user, size ? size : 1, PHI_ALIGN);
+}
+
+void *phi_alloc_bulk(const phi_mem *mem, size_t size)
+{
+    void *p = phi_alloc(mem, size);
+#ifdef MADV_HUGEPAGE
+    /* Only whole huge pages inside the block: advice is per page, and the
+     * pages around the block may belong to other allocations. Failure (a
+     * kernel without THP, a caller's allocator handing out memory that is
+     * not anonymous) leaves the block as it is, which is only slower. */
+    const uintptr_t huge = (uintptr_t)2 << 20;
+    if (p && size >= 2 * huge) {
+        uintptr_t lo = ((uintptr_t)p + huge - 1) & ~(huge - 1);
+        uintptr_t hi = ((uintptr_t)p + size) & ~(huge - 1);
+        if (hi > lo)
+            (void)madvise((void *)lo, hi - lo, MADV_HUGEPAGE);
+    }
+#endif
+    return p;
 }
 
 void *phi_alloc_zero(const phi_mem *mem, size_t size)

@@ -24,6 +24,11 @@ void *phi_alloc(const phi_mem *mem, size_t size);
 void *phi_alloc_zero(const phi_mem *mem, size_t size);
 /* n * size bytes, NULL on overflow or exhaustion. */
 void *phi_alloc_array(const phi_mem *mem, size_t n, size_t size);
+/* A big block the kernels stream through (weights read into memory, the KV
+ * cache): phi_alloc, then the system is asked to back it with huge pages.
+ * With 4 KiB pages, streaming gigabytes of weights misses the TLB every page
+ * and the fault per page makes reading the file several times slower. */
+void *phi_alloc_bulk(const phi_mem *mem, size_t size);
 void phi_free(const phi_mem *mem, void *ptr);
 /* A NUL-terminated copy of len bytes. */
 char *phi_strndup(const phi_mem *mem, const char *s, size_t len);

@@ -68,7 +68,7 @@ int phi_mapped_file_open(const phi_mem *mem, const char *path, bool use_mmap,
         out->mapped = true;
         return PHI_OK;
     }
-    unsigned char *buf = phi_alloc(mem, size);
+    unsigned char *buf = phi_alloc_bulk(mem, size);
     if (!buf) {
         close(fd);
         return phi_err_set(err, PHI_E_NOMEM, "cannot allocate %zu bytes to read '%s'", size, path);
