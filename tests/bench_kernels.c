@@ -19,6 +19,7 @@
 
 #include "kernels/fp16.h"
 #include "kernels/kernels.h"
+#include "kernels/packed.h"
 #include "test_rand.h"
 #include "kernels/quant_blocks.h"
 #include "phi4.h"
@@ -37,7 +38,7 @@ static double now(void)
 
 
 /* What one benchmark calls: kind selects the kernel, the rest is its data. */
-enum kind { VEC_DOT, DOT_F32, AXPY, SCALE, QUANTIZE, MATVEC, ATTN, GEMM_LOOP, GEMM };
+enum kind { VEC_DOT, DOT_F32, AXPY, SCALE, QUANTIZE, MATVEC, MATVEC_PACKED, ATTN, GEMM_LOOP, GEMM };
 
 /* Prompt processing: GEMM_TOKENS activation rows; the loop goes over
  * GEMM_ROW_TILE weight rows at a time, every token per tile (ops.c's tiles). */
@@ -60,6 +61,7 @@ typedef struct {
     size_t act_row;     /* GEMM*: bytes per activation row */
     void *w, *a;        /* ATTN: K and V, ATTN_KV_HEADS heads of `rows` rows each */
     float *x, *y;       /* ATTN: the query heads and the outputs with max and sum */
+    int32_t *sums;      /* MATVEC_PACKED: the activation block sums */
 } bench;
 
 /* One decode step of a layer: every KV head's group of query heads over
@@ -94,6 +96,13 @@ static void run_once(const phi_kernels *k, bench *b)
         b->next = (b->next + 1) % b->copies;
         for (int64_t r = 0; r < b->rows; r++)
             b->y[r] = k->vec_dot[b->type](b->n, w + r * b->w_row, b->a);
+        break;
+    }
+    case MATVEC_PACKED: {
+        const char *w = (const char *)b->w + b->next * b->w_row * (size_t)b->rows;
+        b->next = (b->next + 1) % b->copies;
+        k->gemm_packed[b->type](b->n, w, (int)(b->rows / PHI_PACK_ROWS), b->a, 0, b->sums, 1,
+                                b->y, 0);
         break;
     }
     case ATTN: attend_layer(k, b); break;
@@ -194,19 +203,31 @@ static void report(const phi_kernels **levels, int n_levels, enum kind kind, uin
     char label[64];
     double bytes = 0, flops = 2.0 * (double)n * (double)(rows ? rows : 1);
     int act = kind == QUANTIZE ? (int)type : phi_act_dtype(type);
-    if (kind == VEC_DOT || kind == MATVEC || kind == QUANTIZE) {
+    if (kind == VEC_DOT || kind == MATVEC || kind == MATVEC_PACKED || kind == QUANTIZE) {
         b.a = malloc(row_bytes((uint32_t)act, n));
         levels[0]->quantize_act[act](b.x, b.a, n);
     }
+    if (kind == MATVEC_PACKED) {
+        b.sums = malloc((size_t)(n / 32) * sizeof *b.sums);
+        phi_act_block_sums(b.a, n, b.sums);
+    }
     switch (kind) {
     case VEC_DOT:
-    case MATVEC: {
-        int64_t r = kind == MATVEC ? rows : 1;
+    case MATVEC:
+    case MATVEC_PACKED: {
+        int64_t r = kind == VEC_DOT ? 1 : rows;
         b.w_row = row_bytes(type, n);
         size_t matrix = b.w_row * (size_t)r;
-        b.copies = kind == MATVEC ? (MATVEC_SPAN + matrix - 1) / matrix : 1;
+        b.copies = kind == VEC_DOT ? 1 : (MATVEC_SPAN + matrix - 1) / matrix;
         b.w = malloc(matrix * b.copies);
         fill_weights(type, b.w, matrix, n, r);
+        if (kind == MATVEC_PACKED) { /* the first copy packed, through the spare last one */
+            char *spare = (char *)b.w + (b.copies - 1) * matrix;
+            memcpy(spare, b.w, matrix);
+            for (int64_t g = 0; g < r / PHI_PACK_ROWS; g++)
+                phi_pack_group(type, n, spare + (size_t)g * PHI_PACK_ROWS * b.w_row, b.w_row,
+                               (char *)b.w + (size_t)g * PHI_PACK_ROWS * b.w_row);
+        }
         for (size_t c = 1; c < b.copies; c++)
             memcpy((char *)b.w + c * matrix, b.w, matrix);
         /* MATVEC counts the weights only: they are what streams from memory */
@@ -214,8 +235,8 @@ static void report(const phi_kernels **levels, int n_levels, enum kind kind, uin
         if (kind == VEC_DOT)
             snprintf(label, sizeof label, "vec_dot %s", phi_dtype_name(type));
         else
-            snprintf(label, sizeof label, "matvec %s %lldx%lld", phi_dtype_name(type),
-                     (long long)rows, (long long)n);
+            snprintf(label, sizeof label, "matvec %s%s %lldx%lld", phi_dtype_name(type),
+                     kind == MATVEC_PACKED ? " packed" : "", (long long)rows, (long long)n);
         break;
     }
     case DOT_F32: bytes = 8.0 * (double)n; snprintf(label, sizeof label, "dot_f32"); break;
@@ -248,6 +269,8 @@ static void report(const phi_kernels **levels, int n_levels, enum kind kind, uin
     }
     double t_scalar = 0;
     for (int l = 0; l < n_levels; l++) {
+        if (kind == MATVEC_PACKED && !levels[l]->gemm_packed[type])
+            continue;
         double t = time_call(levels[l], &b);
         if (l == 0)
             t_scalar = t;
@@ -261,6 +284,7 @@ static void report(const phi_kernels **levels, int n_levels, enum kind kind, uin
     free(b.y);
     free(b.w);
     free(b.a);
+    free(b.sums);
 }
 
 /* GEMM_TOKENS tokens through a rows × n matrix at every SIMD level: the
@@ -343,6 +367,10 @@ int main(void)
     for (int t = 1; t < N_TYPES; t++) {
         report(levels, n_levels, MATVEC, types[t], 3072, 8192);
         report(levels, n_levels, MATVEC, types[t], 8192, 3072);
+        if (phi_packed_type(types[t])) { /* the layout the loader gives these types */
+            report(levels, n_levels, MATVEC_PACKED, types[t], 3072, 8192);
+            report(levels, n_levels, MATVEC_PACKED, types[t], 8192, 3072);
+        }
     }
     /* Phi-4 decode attention at 4096 positions, one layer; x40 for a token */
     report(levels, n_levels, ATTN, PHI_DT_F32, ATTN_HEAD_DIM, 4096);

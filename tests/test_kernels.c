@@ -32,6 +32,7 @@
 #include "check.h"
 #include "kernels/fp16.h"
 #include "kernels/kernels.h"
+#include "kernels/packed.h"
 #include "runtime/pool.h"
 #include "test_rand.h"
 #include "kernels/quant_blocks.h"
@@ -565,6 +566,80 @@ static void test_gemm(const phi_kernels *k, uint32_t type)
             for (int i = 0; i < N_COUNTS; i++)
                 for (int j = 0; j < N_COUNTS; j++)
                     gemm_case(k, type, sizes[s], counts[i], counts[j], (enum gemm_fill)fill);
+}
+
+/* ---- packed groups of 16 rows (kernels/packed.h) -----------------------
+ * Rows filled as for gemm, packed a group at a time; every row must unpack
+ * to its bytes, the scalar packed kernel must give the scalar vec_dot's
+ * float exactly (it is the same arithmetic in the same order), and a level's
+ * own packed kernel must be within vec_dot's bound of it. Groups 1 to 3,
+ * tokens through every tail of the 4-token tiles, rows of 1 block and of
+ * many; the gaps of the strided y stay untouched. */
+static void packed_case(const phi_kernels *k, uint32_t type, int64_t n, int groups, int cols,
+                        enum gemm_fill fill)
+{
+    const block_format *f = format_of(type);
+    int rows = groups * PHI_PACK_ROWS;
+    int64_t nb = n / 32;
+    size_t w_row = 0, a_row = 0;
+    CHECK(phi_dtype_row_bytes(type, n, &w_row) && phi_dtype_row_bytes(f->act, n, &a_row));
+    size_t y_stride = (size_t)rows + 3, group_bytes = PHI_PACK_ROWS * w_row;
+    unsigned char *w = malloc((size_t)rows * w_row), *packed = malloc((size_t)rows * w_row);
+    unsigned char *a = malloc((size_t)cols * a_row), *row = malloc(w_row);
+    int32_t *sums = malloc((size_t)cols * (size_t)nb * sizeof *sums);
+    float *x = malloc((size_t)n * sizeof(float)), *y = malloc((size_t)cols * y_stride * sizeof(float));
+    for (int r = 0; r < rows; r++)
+        gemm_fill_row(type, fill, r, n, w + (size_t)r * w_row);
+    for (int c = 0; c < cols; c++) {
+        gemm_fill_col(type, fill, c, n, x, a + (size_t)c * a_row);
+        phi_act_block_sums(a + (size_t)c * a_row, n, sums + (size_t)c * (size_t)nb);
+    }
+    int bad = 0;
+    for (int g = 0; g < groups; g++) {
+        phi_pack_group(type, n, w + g * group_bytes, w_row, packed + g * group_bytes);
+        for (int r = 0; r < PHI_PACK_ROWS; r++) {
+            phi_unpack_row(type, n, packed + g * group_bytes, r, row);
+            bad += memcmp(row, w + ((size_t)g * PHI_PACK_ROWS + (size_t)r) * w_row, w_row) != 0;
+        }
+    }
+    const float gap = -1234.5f;
+    for (size_t i = 0; i < (size_t)cols * y_stride; i++)
+        y[i] = gap;
+    k->gemm_packed[type](n, packed, groups, a, a_row, sums, cols, y, y_stride);
+    static const char *const fills[] = {"packed random", "packed extreme", "packed zeros"};
+    for (int c = 0; c < cols; c++) {
+        const unsigned char *ac = a + (size_t)c * a_row;
+        for (int r = 0; r < rows; r++) {
+            const unsigned char *wr = w + (size_t)r * w_row;
+            float got = y[(size_t)c * y_stride + (size_t)r];
+            float want = scalar_k->vec_dot[type](n, wr, ac);
+            bad += k == scalar_k ? !same_float(got, want)
+                                 : !block_dot_close(k, f, nb, wr, ac, got, want, fills[fill]);
+        }
+        for (size_t r = (size_t)rows; r < y_stride; r++)
+            bad += y[(size_t)c * y_stride + r] != gap;
+    }
+    CHECK(bad == 0);
+    if (bad)
+        fprintf(stderr, "  %s packed %s %s n %lld groups %d cols %d: %d wrong\n", k->name,
+                fills[fill], phi_dtype_name(type), (long long)n, groups, cols, bad);
+    free(w);
+    free(packed);
+    free(a);
+    free(row);
+    free(sums);
+    free(x);
+    free(y);
+}
+
+static void test_packed(const phi_kernels *k, uint32_t type)
+{
+    static const int cols[] = {1, 2, 3, 4, 5, 7, 9};
+    for (int64_t n = 32; n <= 37 * 32; n += 36 * 32)
+        for (int fill = GEMM_RANDOM; fill <= GEMM_ZEROS; fill++)
+            for (int groups = 1; groups <= 3; groups++)
+                for (size_t c = 0; c < sizeof cols / sizeof *cols; c++)
+                    packed_case(k, type, n, groups, cols[c], (enum gemm_fill)fill);
 }
 
 /* ---- quantize_act: byte-identical ------------------------------------ */
@@ -1149,6 +1224,15 @@ static int test_level(const phi_kernels *k)
             print_dot_worst(k, "vec_dot", t);
             slots++;
         }
+        /* A level without its own packed kernel keeps the file's rows (the
+         * slot is NULL: the scalar loop over packed rows would be slower). */
+        if (k->gemm_packed[t]) {
+            check_own(k, k->gemm_packed[t] != scalar_k->gemm_packed[t], "gemm_packed", t);
+            dot_worst = 0.0;
+            test_packed(k, t);
+            print_dot_worst(k, "gemm_packed", t);
+            slots++;
+        }
         if (k->gemm[t] != scalar_k->gemm[t]) {
             CHECK(k->vec_dot[t] != NULL);
             dot_worst = 0.0;
@@ -1222,6 +1306,10 @@ int main(int argc, char **argv)
         return 1;
     }
     test_quantize_edges();
+    /* the packed layout and its scalar kernel, against the row kernel */
+    for (uint32_t t = 0; t < PHI_DT_COUNT; t++)
+        if (scalar_k->gemm_packed[t])
+            test_packed(scalar_k, t);
     /* the references themselves, against exact attention */
     test_attention(scalar_k);
     test_attention_op(scalar_k);

@@ -5,6 +5,9 @@
 #include <stdbool.h>
 #include <string.h>
 
+#include "kernels/packed.h"
+#include "phi4.h"
+
 /* Prefill work items are ROW_TILE weight rows × TOKEN_TILE tokens: 16 rows of
  * a 3072-wide Q4_0 matrix are ~27 KiB and 32 tokens of its Q8_0 activations
  * ~100 KiB, so a tile's weights stay in L1/L2 while its tokens pass over
@@ -28,6 +31,12 @@ static bool use_blas(uint32_t weight_type, int32_t n)
 }
 #endif
 
+/* Bytes of one token's activation block sums for packed weights. */
+static size_t sums_bytes(uint32_t weight_type, int64_t cols)
+{
+    return phi_packed_type(weight_type) ? (size_t)(cols / 32) * sizeof(int32_t) : 0;
+}
+
 size_t phi_op_matmul_scratch(uint32_t weight_type, int64_t cols, int32_t n)
 {
 #ifdef PHI_HAVE_OPENBLAS
@@ -38,7 +47,64 @@ size_t phi_op_matmul_scratch(uint32_t weight_type, int64_t cols, int32_t n)
     size_t row = 0;
     if (act < 0 || act == PHI_DT_F32 || !phi_dtype_row_bytes((uint32_t)act, cols, &row))
         return 0;
-    return row * (size_t)n;
+    /* Activations, then (packed weights) each token's block sums from the
+     * next 4-byte boundary. */
+    return (row + sums_bytes(weight_type, cols)) * (size_t)n + 4;
+}
+
+int phi_op_pack_matrices(phi_mem *mem, const phi_kernels *k, phi_tensor *const *mats,
+                         size_t n_mats, bool in_place, void **copies, phi_err *err)
+{
+    *copies = NULL;
+    size_t total = 0, temp = 0;
+    for (size_t i = 0; i < n_mats; i++) {
+        phi_tensor *t = mats[i];
+        int64_t groups = t->ne[1] / PHI_PACK_ROWS;
+        if (!k->gemm_packed[t->type] || groups == 0 || t->packed_rows)
+            continue;
+        size_t group_bytes = t->nbytes / (size_t)t->ne[1] * PHI_PACK_ROWS;
+        total += t->nbytes;
+        temp = group_bytes > temp ? group_bytes : temp;
+    }
+    if (total == 0)
+        return PHI_OK;
+    /* In place, a group's rows are copied aside first; from a read-only
+     * mapping, the packed matrices go to one block of their own (the file's
+     * pages are then left to the page cache). */
+    uint8_t *dst = phi_alloc_bulk(mem, in_place ? temp : total);
+    if (!dst)
+        return phi_err_set(err, PHI_E_NOMEM, "out of memory for %zu MiB of packed weights",
+                           (in_place ? temp : total) >> 20);
+    uint8_t *next = dst;
+    for (size_t i = 0; i < n_mats; i++) {
+        phi_tensor *t = mats[i];
+        int64_t groups = t->ne[1] / PHI_PACK_ROWS;
+        if (!k->gemm_packed[t->type] || groups == 0 || t->packed_rows)
+            continue;
+        size_t row_bytes = t->nbytes / (size_t)t->ne[1], group_bytes = row_bytes * PHI_PACK_ROWS;
+        const uint8_t *src = t->data;
+        uint8_t *out = in_place ? (uint8_t *)t->data : next;
+        for (int64_t g = 0; g < groups; g++) {
+            const uint8_t *rows = src + (size_t)g * group_bytes;
+            if (in_place) {
+                memcpy(dst, rows, group_bytes);
+                rows = dst;
+            }
+            phi_pack_group(t->type, t->ne[0], rows, row_bytes, out + (size_t)g * group_bytes);
+        }
+        if (!in_place) {
+            size_t tail = t->nbytes - (size_t)groups * group_bytes;
+            memcpy(out + (size_t)groups * group_bytes, src + (size_t)groups * group_bytes, tail);
+            t->data = out;
+            next += t->nbytes;
+        }
+        t->packed_rows = groups * PHI_PACK_ROWS;
+    }
+    if (in_place)
+        phi_free(mem, dst);
+    else
+        *copies = dst;
+    return PHI_OK;
 }
 
 typedef struct {
@@ -46,6 +112,7 @@ typedef struct {
     const phi_tensor *w;
     const void *act;   /* activations in the weight's activation type */
     size_t act_row;    /* bytes per activation row */
+    int32_t *sums;     /* packed weights: each token's activation block sums */
     const float *x;
     int32_t n;
     float *y;
@@ -59,8 +126,12 @@ static void quantize_rows(void *opaque, int ith, int nth)
     long t0, t1;
     phi_split_range(j->n, ith, nth, &t0, &t1);
     int64_t cols = j->w->ne[0];
-    for (long t = t0; t < t1; t++)
+    for (long t = t0; t < t1; t++) {
         j->k->quantize_act[j->act_type](j->x + t * cols, (char *)j->act + t * j->act_row, cols);
+        if (j->w->packed_rows)
+            phi_act_block_sums((const char *)j->act + t * j->act_row, cols,
+                               j->sums + t * (cols / 32));
+    }
 }
 
 /* y for weight rows [r0, r1) and tokens [t0, t1). */
@@ -72,6 +143,17 @@ static void multiply_block(const matmul_job *j, long r0, long r1, long t0, long 
     const char *wdata = (const char *)w->data + r0 * w_row;
     const char *act = (const char *)j->act + t0 * j->act_row;
     float *y = j->y + t0 * rows + r0;
+    if (r0 < w->packed_rows) { /* row ranges start and end on group bounds */
+        long packed_end = r1 < w->packed_rows ? r1 : (long)w->packed_rows;
+        j->k->gemm_packed[w->type](cols, wdata, (int)((packed_end - r0) / PHI_PACK_ROWS), act,
+                                   j->act_row, j->sums + t0 * (cols / 32), (int)(t1 - t0), y,
+                                   (size_t)rows);
+        if (packed_end == r1)
+            return;
+        wdata += (packed_end - r0) * w_row;
+        y += packed_end - r0;
+        r0 = packed_end;
+    }
     phi_gemm_fn gemm = j->k->gemm[w->type];
     if (gemm && t1 - t0 > 1) {
         gemm(cols, wdata, w_row, (int)(r1 - r0), act, j->act_row, (int)(t1 - t0), y, (size_t)rows);
@@ -178,6 +260,7 @@ void phi_op_matmul(const phi_runtime *rt, const phi_tensor *w, const float *x, i
     } else {
         phi_dtype_row_bytes((uint32_t)job.act_type, w->ne[0], &job.act_row);
         job.act = scratch;
+        job.sums = (int32_t *)((char *)scratch + ((job.act_row * (size_t)n + 3) & ~(size_t)3));
         if (n > 1)
             phi_pool_run(rt->pool, quantize_rows, &job);
         else
@@ -189,7 +272,18 @@ void phi_op_matmul(const phi_runtime *rt, const phi_tensor *w, const float *x, i
 void phi_op_get_row(const phi_runtime *rt, const phi_tensor *w, int64_t row, float *dst)
 {
     size_t w_row = w->nbytes / (size_t)w->ne[1];
-    rt->k->dequant[w->type]((const char *)w->data + row * w_row, dst, w->ne[0]);
+    if (row >= w->packed_rows) {
+        rt->k->dequant[w->type]((const char *)w->data + row * w_row, dst, w->ne[0]);
+        return;
+    }
+    /* A block at a time out of the packed group. */
+    const size_t block = w_row / (size_t)(w->ne[0] / 32), column = block * PHI_PACK_ROWS;
+    const char *group = (const char *)w->data + (size_t)(row / PHI_PACK_ROWS) * PHI_PACK_ROWS * w_row;
+    unsigned char one[64];
+    for (int64_t b = 0; b < w->ne[0] / 32; b++, dst += 32) {
+        phi_unpack_row(w->type, 32, group + (size_t)b * column, (int)(row % PHI_PACK_ROWS), one);
+        rt->k->dequant[w->type](one, dst, 32);
+    }
 }
 
 void phi_op_rmsnorm(const float *x, const float *weight, int64_t dim, int32_t n, float eps,

@@ -19,6 +19,13 @@ size_t phi_op_matmul_scratch(uint32_t weight_type, int64_t cols, int32_t n);
 void phi_op_matmul(const phi_runtime *rt, const phi_tensor *w, const float *x, int32_t n,
                    float *y, void *scratch);
 
+/* Rearrange the matrices whose type the kernels want packed (kernels/
+ * packed.h): in place when the weights are writable memory, else into one
+ * new block returned in *copies (NULL if none; the caller frees it after the
+ * model). Sets each packed tensor's packed_rows (and data when copied). */
+int phi_op_pack_matrices(phi_mem *mem, const phi_kernels *k, phi_tensor *const *mats,
+                         size_t n_mats, bool in_place, void **copies, phi_err *err);
+
 /* Dequantize row `row` of an embedding-like tensor into dst (ne[0] floats). */
 void phi_op_get_row(const phi_runtime *rt, const phi_tensor *w, int64_t row, float *dst);
 

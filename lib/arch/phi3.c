@@ -39,6 +39,7 @@ typedef struct {
     float *output_norm;
     phi3_layer *layers;
     void *owned;                 /* one allocation behind every float vector above */
+    void *packed;                /* packed copies of mapped matrices (phi_op_pack_matrices) */
 } phi3_weights;
 
 /* ---- loading ---------------------------------------------------------- */
@@ -222,6 +223,7 @@ static void phi3_unload(phi_model *m)
     if (!w)
         return;
     phi_free(&m->mem, w->owned);
+    phi_free(&m->mem, w->packed);
     phi_free(&m->mem, w->layers);
     phi_free(&m->mem, w);
     m->weights = NULL;
@@ -332,6 +334,25 @@ static int phi3_load(phi_model *m, const phi_kernels *k, phi_err *err)
             return err->code;
 #undef NAME
     }
+
+    /* The matrices the kernels multiply, in the layout they want (the model
+     * owns its source; loading is the one time its tensors change). */
+    phi_tensor **mats = phi_alloc_array(&m->mem, 4 * (size_t)w->n_layer + 1, sizeof *mats);
+    if (!mats)
+        return phi_err_set(err, PHI_E_NOMEM, "out of memory");
+    size_t n_mats = 0;
+    mats[n_mats++] = (phi_tensor *)w->output;
+    for (int32_t l = 0; l < w->n_layer; l++) {
+        const phi3_layer *L = &layers[l];
+        mats[n_mats++] = (phi_tensor *)L->attn_qkv;
+        mats[n_mats++] = (phi_tensor *)L->attn_out;
+        mats[n_mats++] = (phi_tensor *)L->ffn_up;
+        mats[n_mats++] = (phi_tensor *)L->ffn_down;
+    }
+    int rc = phi_op_pack_matrices(&m->mem, k, mats, n_mats, !m->src->file.mapped, &w->packed, err);
+    phi_free(&m->mem, mats);
+    if (rc != PHI_OK)
+        return rc;
 
     int64_t params = (int64_t)w->n_vocab * w->n_embd * (w->output == w->tok_embd ? 1 : 2) +
                      w->n_embd;

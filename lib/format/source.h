@@ -60,6 +60,10 @@ typedef struct phi_tensor {
     int64_t ne[4];                  /* ne[0] varies fastest; missing dims are 1 */
     size_t nbytes;
     const void *data;
+    /* Rows [0, packed_rows) are in the kernels' packed layout
+     * (kernels/packed.h), whole groups of 16; the rest in the format's row
+     * layout. 0 as read: an architecture packs what its kernels want. */
+    int64_t packed_rows;
 } phi_tensor;
 
 typedef struct phi_source {

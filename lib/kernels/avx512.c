@@ -10,6 +10,7 @@
 #include "kernels/attn_x86.h"
 #include "kernels/fp16.h"
 #include "kernels/kernels.h"
+#include "kernels/packed.h"
 #include "kernels/quant_blocks.h"
 #include "kernels/x86_shared.h"
 #include "phi4.h"
@@ -292,6 +293,104 @@ static inline __attribute__((always_inline)) float dot_blocks32(int64_t n, const
     }
 PHI_BLOCK32_TYPES(BLOCKS32)
 #undef BLOCKS32
+
+/* ---- packed groups of 16 rows (packed.h; scalar.c: gemm_packed_blocks32)
+ * One 512-bit vector is 4 quant bytes of each of the 16 rows; a vpdpbusd
+ * against one broadcast activation dword adds them to the 16 row sums. Per
+ * block column the offset comes off with the token's block sum, and one FMA
+ * scales the 16 exact sums by their rows' d_w times the token's d_a (the
+ * scalar twin's dd, then one rounding less). Up to 4 tokens share each
+ * unpacked vector; nt is a constant at each call site. */
+static inline __attribute__((always_inline)) void packed_tokens(
+    uint32_t type, int64_t nb, const uint8_t *group, const uint8_t *a, size_t a_stride,
+    const int32_t *sums, int nt, float *y, size_t y_stride)
+{
+    const size_t column = PHI_PACK_ROWS * phi_block32_bytes(type);
+    const int32_t offset = phi_packed_offset(type);
+    const __m512i low4 = _mm512_set1_epi8(0x0f);
+    __m512 acc[4];
+#pragma GCC unroll 4
+    for (int t = 0; t < nt; t++)
+        acc[t] = _mm512_setzero_ps();
+    for (int64_t b = 0; b < nb; b++) {
+        const uint8_t *col = group + (size_t)b * column;
+        const uint8_t *act[4];
+        __m512i isum[4];
+#pragma GCC unroll 4
+        for (int t = 0; t < nt; t++) {
+            act[t] = a + (size_t)t * a_stride + (size_t)b * sizeof(phi_block_q8_0);
+            isum[t] = _mm512_set1_epi32(-offset * sums[(size_t)t * (size_t)nb + (size_t)b]);
+        }
+        const size_t qs = offsetof(phi_block_q8_0, qs);
+        if (type == PHI_DT_Q8_0) {
+#pragma GCC unroll 8
+            for (int v = 0; v < 8; v++) {
+                __m512i u = _mm512_loadu_si512(col + PHI_PACK_SCALES + v * PHI_PACK_VECTOR);
+#pragma GCC unroll 4
+                for (int t = 0; t < nt; t++)
+                    isum[t] = _mm512_dpbusd_epi32(
+                        isum[t], u, _mm512_set1_epi32((int)phi_load_u32(act[t] + qs + 4 * v)));
+            }
+        } else {
+#pragma GCC unroll 4
+            for (int v = 0; v < 4; v++) {
+                __m512i q = _mm512_loadu_si512(col + PHI_PACK_SCALES + v * PHI_PACK_VECTOR);
+                __m512i lo = _mm512_and_si512(q, low4);
+                __m512i hi = _mm512_and_si512(_mm512_srli_epi16(q, 4), low4);
+#pragma GCC unroll 4
+                for (int t = 0; t < nt; t++) {
+                    isum[t] = _mm512_dpbusd_epi32(
+                        isum[t], lo, _mm512_set1_epi32((int)phi_load_u32(act[t] + qs + 4 * v)));
+                    isum[t] = _mm512_dpbusd_epi32(
+                        isum[t], hi,
+                        _mm512_set1_epi32((int)phi_load_u32(act[t] + qs + 16 + 4 * v)));
+                }
+            }
+        }
+        __m512 dw = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)col));
+#pragma GCC unroll 4
+        for (int t = 0; t < nt; t++) {
+            __m512 dd = _mm512_mul_ps(dw, _mm512_set1_ps(phi_fp16_to_f32(phi_load_u16(act[t]))));
+            acc[t] = _mm512_fmadd_ps(dd, _mm512_cvtepi32_ps(isum[t]), acc[t]);
+        }
+    }
+#pragma GCC unroll 4
+    for (int t = 0; t < nt; t++)
+        _mm512_storeu_ps(y + (size_t)t * y_stride, acc[t]);
+}
+
+static inline __attribute__((always_inline)) void gemm_packed_blocks32(
+    int64_t n, const void *w, int n_groups, const void *a, size_t a_stride,
+    const int32_t *a_sums, int n_tok, float *y, size_t y_stride, uint32_t type)
+{
+    const int64_t nb = n / PHI_QK32;
+    const size_t group_bytes = (size_t)nb * PHI_PACK_ROWS * phi_block32_bytes(type);
+    for (int g = 0; g < n_groups; g++) {
+        const uint8_t *group = (const uint8_t *)w + (size_t)g * group_bytes;
+        for (int t = 0; t < n_tok; t += 4) {
+            const uint8_t *at = (const uint8_t *)a + (size_t)t * a_stride;
+            const int32_t *st = a_sums + (size_t)t * (size_t)nb;
+            float *yt = y + (size_t)t * y_stride + (size_t)g * PHI_PACK_ROWS;
+            switch (n_tok - t) {
+            case 1: packed_tokens(type, nb, group, at, a_stride, st, 1, yt, y_stride); break;
+            case 2: packed_tokens(type, nb, group, at, a_stride, st, 2, yt, y_stride); break;
+            case 3: packed_tokens(type, nb, group, at, a_stride, st, 3, yt, y_stride); break;
+            default: packed_tokens(type, nb, group, at, a_stride, st, 4, yt, y_stride); break;
+            }
+        }
+    }
+}
+
+#define PACKED(T, name)                                                                        \
+    static void gemm_packed_##name(int64_t n, const void *w, int n_groups, const void *a,      \
+                                   size_t a_stride, const int32_t *a_sums, int n_tok, float *y, \
+                                   size_t y_stride)                                            \
+    {                                                                                          \
+        gemm_packed_blocks32(n, w, n_groups, a, a_stride, a_sums, n_tok, y, y_stride,          \
+                             PHI_DT_##T);                                                      \
+    }
+PHI_PACKED_TYPES(PACKED)
+#undef PACKED
 
 /* ---- super-blocks of 256 against Q8_K (scalar.c: dot_superblocks) -----
  * 64 elements per step: maddubs of the unsigned quants with the signed
@@ -725,6 +824,9 @@ void phi_kernels_init_avx512(phi_kernels *k)
 #define SET_GEMM(T, name) k->gemm[PHI_DT_##T] = gemm_##name;
     PHI_X86_GEMM_TYPES(SET_GEMM)
 #undef SET_GEMM
+#define SET_PACKED(T, name) k->gemm_packed[PHI_DT_##T] = gemm_packed_##name;
+    PHI_PACKED_TYPES(SET_PACKED)
+#undef SET_PACKED
 
     k->dot_f32 = dot_f32;
     k->axpy_f32 = axpy_f32;

@@ -22,6 +22,13 @@ typedef float (*phi_vec_dot_fn)(int64_t n, const void *w_row, const void *a_row)
 typedef void (*phi_gemm_fn)(int64_t n, const void *w, size_t w_stride, int n_rows,
                             const void *a, size_t a_stride, int n_cols, float *y,
                             size_t y_stride);
+/* Packed weights (packed.h): y[t * y_stride + g * 16 + r] = dot(row r of
+ * group g, activation row t) for g < n_groups, t < n_tok; groups are
+ * contiguous, 16 rows' bytes each. a_sums holds phi_act_block_sums of token
+ * t's row at a_sums + t * (n / 32). */
+typedef void (*phi_gemm_packed_fn)(int64_t n, const void *w, int n_groups, const void *a,
+                                   size_t a_stride, const int32_t *a_sums, int n_tok, float *y,
+                                   size_t y_stride);
 typedef void (*phi_dequant_fn)(const void *src, float *dst, int64_t n);
 /* Attention of n_q query heads that share one KV head over n_pos cached
  * positions, as an online softmax: one pass over K and V, no score row.
@@ -46,6 +53,9 @@ typedef struct phi_kernels {
     /* Indexed by the weight type. NULL: the type is not supported. */
     phi_vec_dot_fn vec_dot[PHI_DT_COUNT];
     phi_gemm_fn gemm[PHI_DT_COUNT];       /* NULL: loop over vec_dot */
+    /* Non-NULL: this level wants the type's matrices packed (the loader
+     * rearranges them) and multiplies them with this. */
+    phi_gemm_packed_fn gemm_packed[PHI_DT_COUNT];
     phi_dequant_fn dequant[PHI_DT_COUNT]; /* rows to float (embeddings, tests) */
 
     /* Float vector helpers (attention, norms). */

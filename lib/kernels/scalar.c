@@ -8,6 +8,7 @@
 
 #include "kernels/fp16.h"
 #include "kernels/kernels.h"
+#include "kernels/packed.h"
 #include "kernels/quant_blocks.h"
 #include "phi4.h"
 
@@ -196,6 +197,55 @@ static inline void dequant_blocks32(const void *src, float *dst, int64_t n, uint
     }
 PHI_BLOCK32_TYPES(BLOCKS32)
 #undef BLOCKS32
+
+/* ---- packed groups of 16 rows (packed.h) ------------------------------ */
+
+/* The unsigned u = q + offset of element j of row r in a packed block column. */
+static inline int packed_value(uint32_t type, const uint8_t *column, int r, int j)
+{
+    if (type == PHI_DT_Q8_0)
+        return column[PHI_PACK_SCALES + (j / 4) * PHI_PACK_VECTOR + r * 4 + j % 4];
+    uint8_t byte = column[PHI_PACK_SCALES + (j % 16 / 4) * PHI_PACK_VECTOR + r * 4 + j % 4];
+    return j < 16 ? byte & 15 : byte >> 4;
+}
+
+/* As dot_blocks32 for every row and token, in the same order of float
+ * operations, so a packed matrix gives the scalar row kernel's results. */
+static inline void gemm_packed_blocks32(int64_t n, const void *w, int n_groups, const void *a,
+                                        size_t a_stride, const int32_t *a_sums, int n_tok,
+                                        float *y, size_t y_stride, uint32_t type)
+{
+    const int64_t nb = n / PHI_QK32;
+    const size_t column = PHI_PACK_ROWS * phi_block32_bytes(type);
+    const int offset = phi_packed_offset(type);
+    for (int g = 0; g < n_groups; g++)
+        for (int t = 0; t < n_tok; t++)
+            for (int r = 0; r < PHI_PACK_ROWS; r++) {
+                float sum = 0.0f;
+                for (int64_t b = 0; b < nb; b++) {
+                    const uint8_t *col = (const uint8_t *)w + ((size_t)g * (size_t)nb + (size_t)b) * column;
+                    const phi_block_q8_0 *act =
+                        (const phi_block_q8_0 *)((const char *)a + (size_t)t * a_stride) + b;
+                    int32_t isum = -offset * a_sums[(size_t)t * (size_t)nb + (size_t)b];
+                    for (int j = 0; j < PHI_QK32; j++)
+                        isum += packed_value(type, col, r, j) * act->qs[j];
+                    float dd = phi_fp16_to_f32(phi_load_u16(col + 2 * r)) * phi_fp16_to_f32(act->d);
+                    sum += dd * (float)isum;
+                }
+                y[(size_t)t * y_stride + (size_t)g * PHI_PACK_ROWS + (size_t)r] = sum;
+            }
+}
+
+#define PACKED(T, name)                                                                        \
+    static void gemm_packed_##name(int64_t n, const void *w, int n_groups, const void *a,      \
+                                   size_t a_stride, const int32_t *a_sums, int n_tok, float *y, \
+                                   size_t y_stride)                                            \
+    {                                                                                          \
+        gemm_packed_blocks32(n, w, n_groups, a, a_stride, a_sums, n_tok, y, y_stride,          \
+                             PHI_DT_##T);                                                      \
+    }
+PHI_PACKED_TYPES(PACKED)
+#undef PACKED
 
 /* ---- super-blocks of 256: K-quants and IQ4_XS against Q8_K ------------ */
 
@@ -448,6 +498,10 @@ void phi_kernels_init_scalar(phi_kernels *k)
     PHI_BLOCK32_TYPES(SET_DOT)
     PHI_SUPERBLOCK_TYPES(SET_DOT)
 #undef SET_DOT
+
+#define SET_PACKED(T, name) k->gemm_packed[PHI_DT_##T] = gemm_packed_##name;
+    PHI_PACKED_TYPES(SET_PACKED)
+#undef SET_PACKED
 
     k->dequant[PHI_DT_F32] = dequant_f32;
     k->dequant[PHI_DT_F16] = dequant_f16;

@@ -50,6 +50,13 @@ CONFIGS = {
         n_rot=12, freq_base=10000.0, context_length=128, orig_ctx=128, write_orig_ctx=False,
         tied=False, longrope=False, sliding_window=None, alignment=64,
         tokenizer="phi4", n_merges=37, qk_gain=1.0),
+    # row counts that are not multiples of 16 (attn_qkv 120, the tied output 327): the
+    # kernels that pack whole groups of 16 rows keep the rest in the file's layout
+    "tail-like": dict(
+        n_vocab=327, n_embd=96, n_ff=96, n_layer=1, n_head=8, n_head_kv=1, head_dim=12,
+        n_rot=8, freq_base=10000.0, context_length=256, orig_ctx=256, write_orig_ctx=True,
+        tied=True, longrope=False, sliding_window=0, alignment=None,
+        tokenizer="phi4", n_merges=40, qk_gain=1.0),
     # every matrix row a multiple of 256 (n_embd, n_head*head_dim, n_ff), so the K-quants
     # and IQ4_XS apply without fallbacks; untied output, GQA 2:1, partial rotary
     "k-like": dict(

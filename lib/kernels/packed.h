@@ -1,0 +1,53 @@
+/* Weight rows interleaved in groups of PHI_PACK_ROWS for the matrix kernels.
+ *
+ * A matrix-vector product over the file's row layout spends most of its
+ * instructions per block (unpack 16 or 32 bytes, scale, reduce one row) and
+ * stalls on memory it cannot ask for early enough. In a packed group the
+ * same block column of 16 rows lies together: 16 fp16 scales (32 bytes),
+ * then the quants as 64-byte vectors whose 32-bit lane r holds 4 bytes of
+ * row r. One vector load feeds 16 rows, an activation dword is broadcast
+ * once for all of them, and the 16 row sums stay in one register.
+ *
+ *   Q4_0: 4 vectors; vector v, lane r = row r's qs[4v .. 4v+3]: low nibbles
+ *         are elements 4v.., high nibbles elements 16+4v..; stored as in the
+ *         file (nibble = q + 8).
+ *   Q8_0: 8 vectors; vector v, lane r = row r's qs[4v .. 4v+3] + 128 as
+ *         unsigned bytes (VNNI multiplies unsigned by signed bytes).
+ *
+ * So both are "unsigned u = q + offset" (offset 8 or 128), and a row's
+ * block sum is Σ u·a − offset·Σ a, with Σ a per activation block computed
+ * once per token (phi_act_block_sums). A group takes exactly the bytes of its
+ * 16 rows, so a matrix read into memory is packed in place; only whole
+ * groups are packed, the last rows % 16 keep the file's layout. */
+#ifndef PHI_KERNELS_PACKED_H
+#define PHI_KERNELS_PACKED_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+enum {
+    PHI_PACK_ROWS = 16,
+    PHI_PACK_SCALES = 32,   /* bytes of scales before a block column's quants */
+    PHI_PACK_VECTOR = 64,   /* bytes of one quant vector */
+};
+
+#define PHI_PACKED_TYPES(X) X(Q4_0, q4_0) X(Q8_0, q8_0)
+
+/* Whether `type` has a packed layout (Q4_0, Q8_0). */
+bool phi_packed_type(uint32_t type);
+
+/* The offset added to every quant (8 or 128); 0 if the type has no layout. */
+int phi_packed_offset(uint32_t type);
+
+/* Rows [0, 16) of n columns, row r at rows + r * row_bytes, into one group
+ * at `group` (16 * row_bytes bytes; must not overlap `rows`). */
+void phi_pack_group(uint32_t type, int64_t n, const void *rows, size_t row_bytes, void *group);
+
+/* Row r of a group back in the file's layout (row_bytes bytes at `row`). */
+void phi_unpack_row(uint32_t type, int64_t n, const void *group, int r, void *row);
+
+/* Σ q over each 32-element block of one Q8_0 activation row (n / 32 sums). */
+void phi_act_block_sums(const void *act_q8_0, int64_t n, int32_t *sums);
+
+#endif
