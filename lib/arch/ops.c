@@ -34,7 +34,7 @@ static bool use_blas(uint32_t weight_type, int32_t n)
 /* Bytes of one token's activation block sums for packed weights. */
 static size_t sums_bytes(uint32_t weight_type, int64_t cols)
 {
-    return phi_packed_type(weight_type) ? (size_t)(cols / 32) * sizeof(int32_t) : 0;
+    return phi_packed_offset(weight_type) ? (size_t)(cols / 32) * sizeof(int32_t) : 0;
 }
 
 size_t phi_op_matmul_scratch(uint32_t weight_type, int64_t cols, int32_t n)
@@ -128,7 +128,7 @@ static void quantize_rows(void *opaque, int ith, int nth)
     int64_t cols = j->w->ne[0];
     for (long t = t0; t < t1; t++) {
         j->k->quantize_act[j->act_type](j->x + t * cols, (char *)j->act + t * j->act_row, cols);
-        if (j->w->packed_rows)
+        if (j->w->packed_rows && j->act_type == PHI_DT_Q8_0)
             phi_act_block_sums((const char *)j->act + t * j->act_row, cols,
                                j->sums + t * (cols / 32));
     }
@@ -277,12 +277,14 @@ void phi_op_get_row(const phi_runtime *rt, const phi_tensor *w, int64_t row, flo
         return;
     }
     /* A block at a time out of the packed group. */
-    const size_t block = w_row / (size_t)(w->ne[0] / 32), column = block * PHI_PACK_ROWS;
+    const phi_dtype_info *info = phi_dtype_get(w->type);
+    const size_t column = (size_t)info->block_bytes * PHI_PACK_ROWS;
     const char *group = (const char *)w->data + (size_t)(row / PHI_PACK_ROWS) * PHI_PACK_ROWS * w_row;
-    unsigned char one[64];
-    for (int64_t b = 0; b < w->ne[0] / 32; b++, dst += 32) {
-        phi_unpack_row(w->type, 32, group + (size_t)b * column, (int)(row % PHI_PACK_ROWS), one);
-        rt->k->dequant[w->type](one, dst, 32);
+    _Alignas(64) unsigned char one[256]; /* a block of any packed type */
+    for (int64_t b = 0; b < w->ne[0] / info->block; b++, dst += info->block) {
+        phi_unpack_row(w->type, info->block, group + (size_t)b * column, (int)(row % PHI_PACK_ROWS),
+                       one);
+        rt->k->dequant[w->type](one, dst, info->block);
     }
 }
 

@@ -389,8 +389,123 @@ static inline __attribute__((always_inline)) void gemm_packed_blocks32(
         gemm_packed_blocks32(n, w, n_groups, a, a_stride, a_sums, n_tok, y, y_stride,          \
                              PHI_DT_##T);                                                      \
     }
-PHI_PACKED_TYPES(PACKED)
+PHI_PACKED32_TYPES(PACKED)
 #undef PACKED
+
+/* Packed Q4_K (packed.h), up to 4 tokens: per 64-element chunk c, the low
+ * nibbles (sub-block 2c) and the high ones kept in place as 16·q (sub-block
+ * 2c+1: one AND instead of shift and AND, the exact sum shifted back once)
+ * go through vpdpbusd against broadcast activation dwords; the 16 rows'
+ * 6-bit scales and mins come out of the 3 scale vectors with the word
+ * arithmetic of phi_unpack_q4k_scales, one byte per sub-block. */
+static inline __m512i byte_lane(__m512i v, int i)
+{
+    return _mm512_and_si512(_mm512_srli_epi32(v, 8 * i), _mm512_set1_epi32(0xff));
+}
+
+static inline __attribute__((always_inline)) void packed_q4k_tokens(
+    int64_t nsb, const uint8_t *group, const uint8_t *a, size_t a_stride, int nt, float *y,
+    size_t y_stride)
+{
+    const size_t column = PHI_PACK_ROWS * sizeof(phi_block_q4_k);
+    const __m512i low4 = _mm512_set1_epi8(0x0f), high4 = _mm512_set1_epi8((char)0xf0);
+    const __m512i m6 = _mm512_set1_epi32(0x3f3f3f3f), m4 = _mm512_set1_epi32(0x0f0f0f0f),
+                  top2 = _mm512_set1_epi32(0x30303030);
+    __m512 acc[4];
+#pragma GCC unroll 4
+    for (int t = 0; t < nt; t++)
+        acc[t] = _mm512_setzero_ps();
+    for (int64_t i = 0; i < nsb; i++) {
+        const uint8_t *col = group + (size_t)i * column;
+        const phi_block_q8_k *act[4];
+#pragma GCC unroll 4
+        for (int t = 0; t < nt; t++)
+            act[t] = (const phi_block_q8_k *)(a + (size_t)t * a_stride) + i;
+        __m512i w0 = _mm512_loadu_si512(col + 2 * PHI_PACK_SCALES);
+        __m512i w1 = _mm512_loadu_si512(col + 2 * PHI_PACK_SCALES + PHI_PACK_VECTOR);
+        __m512i w2 = _mm512_loadu_si512(col + 2 * PHI_PACK_SCALES + 2 * PHI_PACK_VECTOR);
+        __m512i sc[2] = {_mm512_and_si512(w0, m6),
+                         _mm512_or_si512(_mm512_and_si512(w2, m4),
+                                         _mm512_and_si512(_mm512_srli_epi32(w0, 2), top2))};
+        __m512i mn[2] = {_mm512_and_si512(w1, m6),
+                         _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi32(w2, 4), m4),
+                                         _mm512_and_si512(_mm512_srli_epi32(w1, 2), top2))};
+        __m512i isum[4], msum[4];
+#pragma GCC unroll 4
+        for (int t = 0; t < nt; t++)
+            isum[t] = msum[t] = _mm512_setzero_si512();
+        for (int c = 0; c < 4; c++) {
+            __m512i lo_sum[4], hi_sum[4];
+#pragma GCC unroll 4
+            for (int t = 0; t < nt; t++)
+                lo_sum[t] = hi_sum[t] = _mm512_setzero_si512();
+#pragma GCC unroll 8
+            for (int v = 0; v < 8; v++) {
+                __m512i q = _mm512_loadu_si512(col + PHI_PACK_Q4K_QUANTS + (8 * c + v) * PHI_PACK_VECTOR);
+                __m512i lo = _mm512_and_si512(q, low4), hi = _mm512_and_si512(q, high4);
+#pragma GCC unroll 4
+                for (int t = 0; t < nt; t++) {
+                    const uint8_t *aq = (const uint8_t *)act[t]->qs + 64 * c + 4 * v;
+                    lo_sum[t] = _mm512_dpbusd_epi32(lo_sum[t], lo,
+                                                    _mm512_set1_epi32((int)phi_load_u32(aq)));
+                    hi_sum[t] = _mm512_dpbusd_epi32(hi_sum[t], hi,
+                                                    _mm512_set1_epi32((int)phi_load_u32(aq + 32)));
+                }
+            }
+            /* sub-blocks 2c and 2c+1: bytes (2c) % 4 and (2c+1) % 4 of word c / 2 */
+            __m512i s_lo = byte_lane(sc[c / 2], (2 * c) % 4);
+            __m512i s_hi = byte_lane(sc[c / 2], (2 * c + 1) % 4);
+            __m512i m_lo = byte_lane(mn[c / 2], (2 * c) % 4);
+            __m512i m_hi = byte_lane(mn[c / 2], (2 * c + 1) % 4);
+#pragma GCC unroll 4
+            for (int t = 0; t < nt; t++) {
+                const int16_t *bs = act[t]->bsums + 4 * c;
+                isum[t] = _mm512_add_epi32(isum[t], _mm512_mullo_epi32(s_lo, lo_sum[t]));
+                isum[t] = _mm512_add_epi32(
+                    isum[t], _mm512_mullo_epi32(s_hi, _mm512_srai_epi32(hi_sum[t], 4)));
+                msum[t] = _mm512_add_epi32(msum[t],
+                                           _mm512_mullo_epi32(m_lo, _mm512_set1_epi32(bs[0] + bs[1])));
+                msum[t] = _mm512_add_epi32(msum[t],
+                                           _mm512_mullo_epi32(m_hi, _mm512_set1_epi32(bs[2] + bs[3])));
+            }
+        }
+        __m512 d = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)col));
+        __m512 dmin = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(col + PHI_PACK_SCALES)));
+#pragma GCC unroll 4
+        for (int t = 0; t < nt; t++) {
+            __m512 da = _mm512_set1_ps(act[t]->d);
+            __m512 part = _mm512_fmsub_ps(_mm512_mul_ps(da, d), _mm512_cvtepi32_ps(isum[t]),
+                                          _mm512_mul_ps(_mm512_mul_ps(da, dmin),
+                                                        _mm512_cvtepi32_ps(msum[t])));
+            acc[t] = _mm512_add_ps(acc[t], part);
+        }
+    }
+#pragma GCC unroll 4
+    for (int t = 0; t < nt; t++)
+        _mm512_storeu_ps(y + (size_t)t * y_stride, acc[t]);
+}
+
+static void gemm_packed_q4_k(int64_t n, const void *w, int n_groups, const void *a,
+                             size_t a_stride, const int32_t *a_sums, int n_tok, float *y,
+                             size_t y_stride)
+{
+    (void)a_sums;
+    const int64_t nsb = n / PHI_QK_K;
+    const size_t group_bytes = (size_t)nsb * PHI_PACK_ROWS * sizeof(phi_block_q4_k);
+    for (int g = 0; g < n_groups; g++) {
+        const uint8_t *group = (const uint8_t *)w + (size_t)g * group_bytes;
+        for (int t = 0; t < n_tok; t += 4) {
+            const uint8_t *at = (const uint8_t *)a + (size_t)t * a_stride;
+            float *yt = y + (size_t)t * y_stride + (size_t)g * PHI_PACK_ROWS;
+            switch (n_tok - t) {
+            case 1: packed_q4k_tokens(nsb, group, at, a_stride, 1, yt, y_stride); break;
+            case 2: packed_q4k_tokens(nsb, group, at, a_stride, 2, yt, y_stride); break;
+            case 3: packed_q4k_tokens(nsb, group, at, a_stride, 3, yt, y_stride); break;
+            default: packed_q4k_tokens(nsb, group, at, a_stride, 4, yt, y_stride); break;
+            }
+        }
+    }
+}
 
 /* ---- super-blocks of 256 against Q8_K (scalar.c: dot_superblocks) -----
  * 64 elements per step: maddubs of the unsigned quants with the signed
@@ -825,8 +940,9 @@ void phi_kernels_init_avx512(phi_kernels *k)
     PHI_X86_GEMM_TYPES(SET_GEMM)
 #undef SET_GEMM
 #define SET_PACKED(T, name) k->gemm_packed[PHI_DT_##T] = gemm_packed_##name;
-    PHI_PACKED_TYPES(SET_PACKED)
+    PHI_PACKED32_TYPES(SET_PACKED)
 #undef SET_PACKED
+    k->gemm_packed[PHI_DT_Q4_K] = gemm_packed_q4_k;
 
     k->dot_f32 = dot_f32;
     k->axpy_f32 = axpy_f32;

@@ -244,7 +244,7 @@ static inline void gemm_packed_blocks32(int64_t n, const void *w, int n_groups, 
         gemm_packed_blocks32(n, w, n_groups, a, a_stride, a_sums, n_tok, y, y_stride,          \
                              PHI_DT_##T);                                                      \
     }
-PHI_PACKED_TYPES(PACKED)
+PHI_PACKED32_TYPES(PACKED)
 #undef PACKED
 
 /* ---- super-blocks of 256: K-quants and IQ4_XS against Q8_K ------------ */
@@ -349,6 +349,19 @@ static void decode_superblock(uint32_t type, const void *w, int64_t i, superbloc
 /* Against Q8_K: every sum inside a super-block is exact in int32 (the
  * largest, Q6_K's, stays below 2^28), then d_a·d·Σ_g scale_g·Σ q·a minus
  * d_a·dmin·Σ_g min_g·bsums[g], as the SIMD kernels compute it. */
+static inline float superblock_dot(const superblock *s, const phi_block_q8_k *y)
+{
+    int32_t isum = 0, msum = 0;
+    for (int g = 0; g < 16; g++) {
+        int32_t gsum = 0;
+        for (int e = 16 * g; e < 16 * g + 16; e++)
+            gsum += s->q[e] * y->qs[e];
+        isum += s->scale[g] * gsum;
+        msum += s->min[g] * y->bsums[g];
+    }
+    return y->d * s->d * (float)isum - y->d * s->dmin * (float)msum;
+}
+
 static inline float dot_superblocks(int64_t n, const void *w, const void *a, uint32_t type)
 {
     const phi_block_q8_k *y = a;
@@ -356,17 +369,36 @@ static inline float dot_superblocks(int64_t n, const void *w, const void *a, uin
     superblock s;
     for (int64_t i = 0; i < n / PHI_QK_K; i++) {
         decode_superblock(type, w, i, &s);
-        int32_t isum = 0, msum = 0;
-        for (int g = 0; g < 16; g++) {
-            int32_t gsum = 0;
-            for (int e = 16 * g; e < 16 * g + 16; e++)
-                gsum += s.q[e] * y[i].qs[e];
-            isum += s.scale[g] * gsum;
-            msum += s.min[g] * y[i].bsums[g];
-        }
-        sum += y[i].d * s.d * (float)isum - y[i].d * s.dmin * (float)msum;
+        sum += superblock_dot(&s, &y[i]);
     }
     return sum;
+}
+
+/* Packed Q4_K (packed.h): each row's super-block unpacked and dotted as in
+ * dot_superblocks, so the floats are the row kernel's. */
+static void gemm_packed_q4_k(int64_t n, const void *w, int n_groups, const void *a,
+                             size_t a_stride, const int32_t *a_sums, int n_tok, float *y,
+                             size_t y_stride)
+{
+    (void)a_sums;
+    const int64_t nsb = n / PHI_QK_K;
+    const size_t column = PHI_PACK_ROWS * sizeof(phi_block_q4_k);
+    superblock s;
+    phi_block_q4_k row;
+    for (int g = 0; g < n_groups; g++)
+        for (int t = 0; t < n_tok; t++)
+            for (int r = 0; r < PHI_PACK_ROWS; r++) {
+                const phi_block_q8_k *act = (const phi_block_q8_k *)((const char *)a + (size_t)t * a_stride);
+                float sum = 0.0f;
+                for (int64_t i = 0; i < nsb; i++) {
+                    phi_unpack_row(PHI_DT_Q4_K, PHI_QK_K,
+                                   (const uint8_t *)w + ((size_t)g * (size_t)nsb + (size_t)i) * column,
+                                   r, &row);
+                    decode_superblock(PHI_DT_Q4_K, &row, 0, &s);
+                    sum += superblock_dot(&s, &act[i]);
+                }
+                y[(size_t)t * y_stride + (size_t)g * PHI_PACK_ROWS + (size_t)r] = sum;
+            }
 }
 
 /* d*scale and dmin*min are exact in float (11 + 8 significant bits), and so
@@ -500,8 +532,9 @@ void phi_kernels_init_scalar(phi_kernels *k)
 #undef SET_DOT
 
 #define SET_PACKED(T, name) k->gemm_packed[PHI_DT_##T] = gemm_packed_##name;
-    PHI_PACKED_TYPES(SET_PACKED)
+    PHI_PACKED32_TYPES(SET_PACKED)
 #undef SET_PACKED
+    k->gemm_packed[PHI_DT_Q4_K] = gemm_packed_q4_k;
 
     k->dequant[PHI_DT_F32] = dequant_f32;
     k->dequant[PHI_DT_F16] = dequant_f16;
