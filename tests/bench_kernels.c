@@ -2,7 +2,7 @@
  * have: row kernels at Phi-4-mini's row lengths (3072 = n_embd, 8192 = n_ff),
  * with data in cache, whole-matrix matvecs with the weights streamed from
  * memory (the decode bottleneck: each call takes the next of enough copies of
- * the matrix to fill MATVEC_SPAN, so no cache holds them), one layer of a
+ * the matrix to fill 256 MiB, so no cache holds them), one layer of a
  * Phi-4 decode step's attention at a long context with each KV cache type (its 10 KV heads'
  * rows, 20 or 40 MiB, also mostly stream from memory), and prompt-sized
  * matrix products: 64 tokens through whole matrices with the level's gemm
@@ -48,8 +48,13 @@ enum { GEMM_TOKENS = 64, GEMM_ROW_TILE = 16 };
 enum { ATTN_HEAD_DIM = 128, ATTN_GROUP = 4, ATTN_KV_HEADS = 10 };
 
 /* Bytes of weight copies a matvec cycles through: past any L3 cache (a
- * 14 MB matrix alone stays in this machine's). */
-#define MATVEC_SPAN ((size_t)256 << 20)
+ * 14 MB matrix alone stays in this machine's). PHI4_BENCH_SPAN_MIB=1 keeps
+ * one copy, for the kernels' speed from cache next to their speed from DRAM. */
+static size_t matvec_span(void)
+{
+    const char *mib = getenv("PHI4_BENCH_SPAN_MIB");
+    return (size_t)(mib && atoi(mib) > 0 ? atoi(mib) : 256) << 20;
+}
 
 typedef struct {
     enum kind kind;
@@ -218,7 +223,7 @@ static void report(const phi_kernels **levels, int n_levels, enum kind kind, uin
         int64_t r = kind == VEC_DOT ? 1 : rows;
         b.w_row = row_bytes(type, n);
         size_t matrix = b.w_row * (size_t)r;
-        b.copies = kind == VEC_DOT ? 1 : (MATVEC_SPAN + matrix - 1) / matrix;
+        b.copies = kind == VEC_DOT ? 1 : (matvec_span() + matrix - 1) / matrix;
         b.w = malloc(matrix * b.copies);
         fill_weights(type, b.w, matrix, n, r);
         if (kind == MATVEC_PACKED) { /* the first copy packed, through the spare last one */
