@@ -485,27 +485,123 @@ static inline __attribute__((always_inline)) void packed_q4k_tokens(
         _mm512_storeu_ps(y + (size_t)t * y_stride, acc[t]);
 }
 
-static void gemm_packed_q4_k(int64_t n, const void *w, int n_groups, const void *a,
-                             size_t a_stride, const int32_t *a_sums, int n_tok, float *y,
-                             size_t y_stride)
+/* Packed Q6_K (packed.h), up to 4 tokens: the ql and qh vectors of one
+ * (h, v) give the 6-bit q of 4 sub-blocks g (elements 128h + 32g + 4v..);
+ * their sums per 16-element group take off 32·bsums (the -32 of the format)
+ * and are multiplied by the rows' signed scales, as dot_superblocks does. */
+static inline __m512i scale_i8_lane(__m512i v, int i)
 {
-    (void)a_sums;
+    return _mm512_srai_epi32(_mm512_slli_epi32(v, 24 - 8 * i), 24);
+}
+
+static inline __attribute__((always_inline)) void packed_q6k_tokens(
+    int64_t nsb, const uint8_t *group, const uint8_t *a, size_t a_stride, int nt, float *y,
+    size_t y_stride)
+{
+    const size_t column = PHI_PACK_ROWS * sizeof(phi_block_q6_k);
+    const __m512i low4 = _mm512_set1_epi8(0x0f), bits45 = _mm512_set1_epi8(0x30);
+    __m512 acc[4];
+#pragma GCC unroll 4
+    for (int t = 0; t < nt; t++)
+        acc[t] = _mm512_setzero_ps();
+    for (int64_t i = 0; i < nsb; i++) {
+        const uint8_t *col = group + (size_t)i * column;
+        const phi_block_q8_k *act[4];
+        __m512i isum[4];
+#pragma GCC unroll 4
+        for (int t = 0; t < nt; t++) {
+            act[t] = (const phi_block_q8_k *)(a + (size_t)t * a_stride) + i;
+            isum[t] = _mm512_setzero_si512();
+        }
+        for (int h = 0; h < 2; h++)
+            for (int half = 0; half < 2; half++) {
+                __m512i gs[4][4]; /* [token][g]: group 8h + 2g + half */
+#pragma GCC unroll 16
+                for (int x = 0; x < 4 * nt; x++)
+                    gs[x / 4][x % 4] = _mm512_setzero_si512();
+#pragma GCC unroll 4
+                for (int v = 4 * half; v < 4 * half + 4; v++) {
+                    __m512i ql0 = _mm512_loadu_si512(col + PHI_PACK_Q6K_QL + (16 * h + v) * PHI_PACK_VECTOR);
+                    __m512i ql1 = _mm512_loadu_si512(col + PHI_PACK_Q6K_QL + (16 * h + 8 + v) * PHI_PACK_VECTOR);
+                    __m512i qh = _mm512_loadu_si512(col + PHI_PACK_Q6K_QH + (8 * h + v) * PHI_PACK_VECTOR);
+                    __m512i q[4] = {
+                        _mm512_or_si512(_mm512_and_si512(ql0, low4),
+                                        _mm512_and_si512(_mm512_slli_epi16(qh, 4), bits45)),
+                        _mm512_or_si512(_mm512_and_si512(ql1, low4),
+                                        _mm512_and_si512(_mm512_slli_epi16(qh, 2), bits45)),
+                        _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(ql0, 4), low4),
+                                        _mm512_and_si512(qh, bits45)),
+                        _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(ql1, 4), low4),
+                                        _mm512_and_si512(_mm512_srli_epi16(qh, 2), bits45)),
+                    };
+#pragma GCC unroll 4
+                    for (int t = 0; t < nt; t++)
+#pragma GCC unroll 4
+                        for (int g = 0; g < 4; g++)
+                            gs[t][g] = _mm512_dpbusd_epi32(
+                                gs[t][g], q[g],
+                                _mm512_set1_epi32((int)phi_load_u32(act[t]->qs + 128 * h + 32 * g + 4 * v)));
+                }
+#pragma GCC unroll 4
+                for (int g = 0; g < 4; g++) {
+                    int s = 8 * h + 2 * g + half;
+                    __m512i sv = _mm512_loadu_si512(col + PHI_PACK_SCALES + (s / 4) * PHI_PACK_VECTOR);
+                    __m512i scale = scale_i8_lane(sv, s % 4);
+#pragma GCC unroll 4
+                    for (int t = 0; t < nt; t++) {
+                        __m512i exact = _mm512_sub_epi32(gs[t][g], _mm512_set1_epi32(32 * act[t]->bsums[s]));
+                        isum[t] = _mm512_add_epi32(isum[t], _mm512_mullo_epi32(scale, exact));
+                    }
+                }
+            }
+        __m512 d = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)col));
+#pragma GCC unroll 4
+        for (int t = 0; t < nt; t++)
+            acc[t] = _mm512_add_ps(acc[t], _mm512_mul_ps(_mm512_mul_ps(_mm512_set1_ps(act[t]->d), d),
+                                                         _mm512_cvtepi32_ps(isum[t])));
+    }
+#pragma GCC unroll 4
+    for (int t = 0; t < nt; t++)
+        _mm512_storeu_ps(y + (size_t)t * y_stride, acc[t]);
+}
+
+static inline __attribute__((always_inline)) void gemm_packed_superblocks(
+    int64_t n, const void *w, int n_groups, const void *a, size_t a_stride, int n_tok, float *y,
+    size_t y_stride, uint32_t type)
+{
     const int64_t nsb = n / PHI_QK_K;
-    const size_t group_bytes = (size_t)nsb * PHI_PACK_ROWS * sizeof(phi_block_q4_k);
+    const size_t block = type == PHI_DT_Q4_K ? sizeof(phi_block_q4_k) : sizeof(phi_block_q6_k);
+    const size_t group_bytes = (size_t)nsb * PHI_PACK_ROWS * block;
     for (int g = 0; g < n_groups; g++) {
         const uint8_t *group = (const uint8_t *)w + (size_t)g * group_bytes;
         for (int t = 0; t < n_tok; t += 4) {
             const uint8_t *at = (const uint8_t *)a + (size_t)t * a_stride;
             float *yt = y + (size_t)t * y_stride + (size_t)g * PHI_PACK_ROWS;
-            switch (n_tok - t) {
-            case 1: packed_q4k_tokens(nsb, group, at, a_stride, 1, yt, y_stride); break;
-            case 2: packed_q4k_tokens(nsb, group, at, a_stride, 2, yt, y_stride); break;
-            case 3: packed_q4k_tokens(nsb, group, at, a_stride, 3, yt, y_stride); break;
-            default: packed_q4k_tokens(nsb, group, at, a_stride, 4, yt, y_stride); break;
+            int nt = n_tok - t < 4 ? n_tok - t : 4;
+#define TOKENS(N)                                                                              \
+    (type == PHI_DT_Q4_K ? packed_q4k_tokens(nsb, group, at, a_stride, N, yt, y_stride)        \
+                         : packed_q6k_tokens(nsb, group, at, a_stride, N, yt, y_stride))
+            switch (nt) {
+            case 1: TOKENS(1); break;
+            case 2: TOKENS(2); break;
+            case 3: TOKENS(3); break;
+            default: TOKENS(4); break;
             }
+#undef TOKENS
         }
     }
 }
+
+#define PACKED_K(T, name)                                                                      \
+    static void gemm_packed_##name(int64_t n, const void *w, int n_groups, const void *a,      \
+                                   size_t a_stride, const int32_t *a_sums, int n_tok, float *y, \
+                                   size_t y_stride)                                            \
+    {                                                                                          \
+        (void)a_sums;                                                                          \
+        gemm_packed_superblocks(n, w, n_groups, a, a_stride, n_tok, y, y_stride, PHI_DT_##T);  \
+    }
+PHI_PACKED_K_TYPES(PACKED_K)
+#undef PACKED_K
 
 /* ---- super-blocks of 256 against Q8_K (scalar.c: dot_superblocks) -----
  * 64 elements per step: maddubs of the unsigned quants with the signed
@@ -941,8 +1037,8 @@ void phi_kernels_init_avx512(phi_kernels *k)
 #undef SET_GEMM
 #define SET_PACKED(T, name) k->gemm_packed[PHI_DT_##T] = gemm_packed_##name;
     PHI_PACKED32_TYPES(SET_PACKED)
+    PHI_PACKED_K_TYPES(SET_PACKED)
 #undef SET_PACKED
-    k->gemm_packed[PHI_DT_Q4_K] = gemm_packed_q4_k;
 
     k->dot_f32 = dot_f32;
     k->axpy_f32 = axpy_f32;

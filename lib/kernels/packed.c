@@ -10,7 +10,8 @@
 
 bool phi_packed_type(uint32_t type)
 {
-    return type == PHI_DT_Q4_0 || type == PHI_DT_Q8_0 || type == PHI_DT_Q4_K;
+    return type == PHI_DT_Q4_0 || type == PHI_DT_Q8_0 || type == PHI_DT_Q4_K ||
+           type == PHI_DT_Q6_K;
 }
 
 int phi_packed_offset(uint32_t type)
@@ -29,6 +30,15 @@ static size_t interleaved(int r, int k, int first, size_t at)
 /* Where byte k of row r's block goes in a block column (packed.h). */
 static size_t packed_byte(uint32_t type, int r, int k)
 {
+    if (type == PHI_DT_Q6_K) { /* ql[128], qh[64], scales[16], d */
+        if (k < 128)
+            return interleaved(r, k, 0, PHI_PACK_Q6K_QL);
+        if (k < 192)
+            return interleaved(r, k, 128, PHI_PACK_Q6K_QH);
+        if (k < 208)
+            return interleaved(r, k, 192, PHI_PACK_SCALES);
+        return 2 * (size_t)r + (size_t)(k - 208);
+    }
     if (k < 2) /* d */
         return 2 * (size_t)r + (size_t)k;
     if (type != PHI_DT_Q4_K)

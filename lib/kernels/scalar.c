@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <string.h>
 
+#include "core/dtype.h"
 #include "kernels/fp16.h"
 #include "kernels/kernels.h"
 #include "kernels/packed.h"
@@ -374,32 +375,42 @@ static inline float dot_superblocks(int64_t n, const void *w, const void *a, uin
     return sum;
 }
 
-/* Packed Q4_K (packed.h): each row's super-block unpacked and dotted as in
- * dot_superblocks, so the floats are the row kernel's. */
-static void gemm_packed_q4_k(int64_t n, const void *w, int n_groups, const void *a,
-                             size_t a_stride, const int32_t *a_sums, int n_tok, float *y,
-                             size_t y_stride)
+/* Packed K-quants (packed.h): each row's super-block unpacked and dotted as
+ * in dot_superblocks, so the floats are the row kernel's. */
+static inline void gemm_packed_superblocks(int64_t n, const void *w, int n_groups, const void *a,
+                                           size_t a_stride, int n_tok, float *y, size_t y_stride,
+                                           uint32_t type)
 {
-    (void)a_sums;
     const int64_t nsb = n / PHI_QK_K;
-    const size_t column = PHI_PACK_ROWS * sizeof(phi_block_q4_k);
+    const size_t column = PHI_PACK_ROWS * phi_dtype_get(type)->block_bytes;
     superblock s;
-    phi_block_q4_k row;
+    _Alignas(16) uint8_t row[sizeof(phi_block_q6_k)]; /* the largest packed super-block */
     for (int g = 0; g < n_groups; g++)
         for (int t = 0; t < n_tok; t++)
             for (int r = 0; r < PHI_PACK_ROWS; r++) {
                 const phi_block_q8_k *act = (const phi_block_q8_k *)((const char *)a + (size_t)t * a_stride);
                 float sum = 0.0f;
                 for (int64_t i = 0; i < nsb; i++) {
-                    phi_unpack_row(PHI_DT_Q4_K, PHI_QK_K,
+                    phi_unpack_row(type, PHI_QK_K,
                                    (const uint8_t *)w + ((size_t)g * (size_t)nsb + (size_t)i) * column,
-                                   r, &row);
-                    decode_superblock(PHI_DT_Q4_K, &row, 0, &s);
+                                   r, row);
+                    decode_superblock(type, row, 0, &s);
                     sum += superblock_dot(&s, &act[i]);
                 }
                 y[(size_t)t * y_stride + (size_t)g * PHI_PACK_ROWS + (size_t)r] = sum;
             }
 }
+
+#define PACKED_K(T, name)                                                                      \
+    static void gemm_packed_##name(int64_t n, const void *w, int n_groups, const void *a,      \
+                                   size_t a_stride, const int32_t *a_sums, int n_tok, float *y, \
+                                   size_t y_stride)                                            \
+    {                                                                                          \
+        (void)a_sums;                                                                          \
+        gemm_packed_superblocks(n, w, n_groups, a, a_stride, n_tok, y, y_stride, PHI_DT_##T);  \
+    }
+PHI_PACKED_K_TYPES(PACKED_K)
+#undef PACKED_K
 
 /* d*scale and dmin*min are exact in float (11 + 8 significant bits), and so
  * is their product with q for every type but Q6_K, which rounds once; the
@@ -533,8 +544,8 @@ void phi_kernels_init_scalar(phi_kernels *k)
 
 #define SET_PACKED(T, name) k->gemm_packed[PHI_DT_##T] = gemm_packed_##name;
     PHI_PACKED32_TYPES(SET_PACKED)
+    PHI_PACKED_K_TYPES(SET_PACKED)
 #undef SET_PACKED
-    k->gemm_packed[PHI_DT_Q4_K] = gemm_packed_q4_k;
 
     k->dequant[PHI_DT_F32] = dequant_f32;
     k->dequant[PHI_DT_F16] = dequant_f16;
