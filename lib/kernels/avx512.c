@@ -392,9 +392,10 @@ static inline __attribute__((always_inline)) void gemm_packed_blocks32(
 PHI_PACKED32_TYPES(PACKED)
 #undef PACKED
 
-/* Packed Q4_K (packed.h), up to 4 tokens: per 64-element chunk c, the low
- * nibbles (sub-block 2c) and the high ones kept in place as 16·q (sub-block
- * 2c+1: one AND instead of shift and AND, the exact sum shifted back once)
+/* Packed Q4_K and Q5_K (packed.h), up to 4 tokens: per 64-element chunk c,
+ * the low nibbles (sub-block 2c) and the high ones, for Q4_K kept in place
+ * as 16·q (sub-block 2c+1: one AND instead of shift and AND, the exact sum
+ * shifted back once; Q5_K's fifth bit does not fit, so it shifts)
  * go through vpdpbusd against broadcast activation dwords; the 16 rows'
  * 6-bit scales and mins come out of the 3 scale vectors with the word
  * arithmetic of phi_unpack_q4k_scales, one byte per sub-block. */
@@ -403,11 +404,14 @@ static inline __m512i byte_lane(__m512i v, int i)
     return _mm512_and_si512(_mm512_srli_epi32(v, 8 * i), _mm512_set1_epi32(0xff));
 }
 
-static inline __attribute__((always_inline)) void packed_q4k_tokens(
-    int64_t nsb, const uint8_t *group, const uint8_t *a, size_t a_stride, int nt, float *y,
-    size_t y_stride)
+static inline __attribute__((always_inline)) void packed_q45k_tokens(
+    uint32_t type, int64_t nsb, const uint8_t *group, const uint8_t *a, size_t a_stride, int nt,
+    float *y, size_t y_stride)
 {
-    const size_t column = PHI_PACK_ROWS * sizeof(phi_block_q4_k);
+    const bool q5 = type == PHI_DT_Q5_K;
+    const size_t column = PHI_PACK_ROWS * (q5 ? sizeof(phi_block_q5_k) : sizeof(phi_block_q4_k));
+    const size_t quants = q5 ? PHI_PACK_Q5K_QUANTS : PHI_PACK_Q4K_QUANTS;
+    const __m512i bit4 = _mm512_set1_epi8(0x10);
     const __m512i low4 = _mm512_set1_epi8(0x0f), high4 = _mm512_set1_epi8((char)0xf0);
     const __m512i m6 = _mm512_set1_epi32(0x3f3f3f3f), m4 = _mm512_set1_epi32(0x0f0f0f0f),
                   top2 = _mm512_set1_epi32(0x30303030);
@@ -441,8 +445,17 @@ static inline __attribute__((always_inline)) void packed_q4k_tokens(
                 lo_sum[t] = hi_sum[t] = _mm512_setzero_si512();
 #pragma GCC unroll 8
             for (int v = 0; v < 8; v++) {
-                __m512i q = _mm512_loadu_si512(col + PHI_PACK_Q4K_QUANTS + (8 * c + v) * PHI_PACK_VECTOR);
+                __m512i q = _mm512_loadu_si512(col + quants + (8 * c + v) * PHI_PACK_VECTOR);
                 __m512i lo = _mm512_and_si512(q, low4), hi = _mm512_and_si512(q, high4);
+                if (q5) { /* the fifth bits, and the high nibble as q itself */
+                    __m512i qh = _mm512_loadu_si512(col + PHI_PACK_Q4K_QUANTS + v * PHI_PACK_VECTOR);
+                    __m512i qh_lo = 2 * c <= 4 ? _mm512_slli_epi16(qh, 4 - 2 * c)
+                                               : _mm512_srli_epi16(qh, 2 * c - 4);
+                    __m512i qh_hi = 2 * c + 1 <= 4 ? _mm512_slli_epi16(qh, 3 - 2 * c)
+                                                   : _mm512_srli_epi16(qh, 2 * c - 3);
+                    lo = _mm512_or_si512(lo, _mm512_and_si512(qh_lo, bit4));
+                    hi = _mm512_or_si512(_mm512_srli_epi16(hi, 4), _mm512_and_si512(qh_hi, bit4));
+                }
 #pragma GCC unroll 4
                 for (int t = 0; t < nt; t++) {
                     const uint8_t *aq = (const uint8_t *)act[t]->qs + 64 * c + 4 * v;
@@ -462,7 +475,7 @@ static inline __attribute__((always_inline)) void packed_q4k_tokens(
                 const int16_t *bs = act[t]->bsums + 4 * c;
                 isum[t] = _mm512_add_epi32(isum[t], _mm512_mullo_epi32(s_lo, lo_sum[t]));
                 isum[t] = _mm512_add_epi32(
-                    isum[t], _mm512_mullo_epi32(s_hi, _mm512_srai_epi32(hi_sum[t], 4)));
+                    isum[t], _mm512_mullo_epi32(s_hi, q5 ? hi_sum[t] : _mm512_srai_epi32(hi_sum[t], 4)));
                 msum[t] = _mm512_add_epi32(msum[t],
                                            _mm512_mullo_epi32(m_lo, _mm512_set1_epi32(bs[0] + bs[1])));
                 msum[t] = _mm512_add_epi32(msum[t],
@@ -570,7 +583,9 @@ static inline __attribute__((always_inline)) void gemm_packed_superblocks(
     size_t y_stride, uint32_t type)
 {
     const int64_t nsb = n / PHI_QK_K;
-    const size_t block = type == PHI_DT_Q4_K ? sizeof(phi_block_q4_k) : sizeof(phi_block_q6_k);
+    const size_t block = type == PHI_DT_Q4_K   ? sizeof(phi_block_q4_k)
+                       : type == PHI_DT_Q5_K ? sizeof(phi_block_q5_k)
+                                             : sizeof(phi_block_q6_k);
     const size_t group_bytes = (size_t)nsb * PHI_PACK_ROWS * block;
     for (int g = 0; g < n_groups; g++) {
         const uint8_t *group = (const uint8_t *)w + (size_t)g * group_bytes;
@@ -579,8 +594,8 @@ static inline __attribute__((always_inline)) void gemm_packed_superblocks(
             float *yt = y + (size_t)t * y_stride + (size_t)g * PHI_PACK_ROWS;
             int nt = n_tok - t < 4 ? n_tok - t : 4;
 #define TOKENS(N)                                                                              \
-    (type == PHI_DT_Q4_K ? packed_q4k_tokens(nsb, group, at, a_stride, N, yt, y_stride)        \
-                         : packed_q6k_tokens(nsb, group, at, a_stride, N, yt, y_stride))
+    (type == PHI_DT_Q6_K ? packed_q6k_tokens(nsb, group, at, a_stride, N, yt, y_stride)        \
+                         : packed_q45k_tokens(type, nsb, group, at, a_stride, N, yt, y_stride))
             switch (nt) {
             case 1: TOKENS(1); break;
             case 2: TOKENS(2); break;

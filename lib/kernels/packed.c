@@ -11,7 +11,7 @@
 bool phi_packed_type(uint32_t type)
 {
     return type == PHI_DT_Q4_0 || type == PHI_DT_Q8_0 || type == PHI_DT_Q4_K ||
-           type == PHI_DT_Q6_K;
+           type == PHI_DT_Q5_K || type == PHI_DT_Q6_K;
 }
 
 int phi_packed_offset(uint32_t type)
@@ -41,13 +41,17 @@ static size_t packed_byte(uint32_t type, int r, int k)
     }
     if (k < 2) /* d */
         return 2 * (size_t)r + (size_t)k;
-    if (type != PHI_DT_Q4_K)
+    if (type != PHI_DT_Q4_K && type != PHI_DT_Q5_K)
         return interleaved(r, k, 2, PHI_PACK_SCALES);
     if (k < 4) /* dmin */
         return PHI_PACK_SCALES + 2 * (size_t)r + (size_t)(k - 2);
     if (k < 16) /* the 12 bytes of 6-bit scales and mins */
         return interleaved(r, k, 4, 2 * PHI_PACK_SCALES);
-    return interleaved(r, k, 16, PHI_PACK_Q4K_QUANTS);
+    if (type == PHI_DT_Q4_K)
+        return interleaved(r, k, 16, PHI_PACK_Q4K_QUANTS);
+    if (k < 48) /* Q5_K's qh */
+        return interleaved(r, k, 16, PHI_PACK_Q4K_QUANTS);
+    return interleaved(r, k, 48, PHI_PACK_Q5K_QUANTS);
 }
 
 /* Q8_0's quants go in as q + 128 (packed.h). */

@@ -19,6 +19,9 @@
  *         decodes 16 rows at once), then qs as 32 vectors: vector 8c + v,
  *         lane r = row r's qs[32c + 4v ..]: low nibbles elements 64c + 4v..,
  *         high nibbles 64c + 32 + 4v...
+ *   Q5_K: as Q4_K with qh between the scales and the quants, 8 vectors
+ *         (v, lane r = row r's qh[4v ..]; bit 2c of a byte is bit 4 of the
+ *         low nibble's element in chunk c, bit 2c+1 the high nibble's).
  *   Q6_K: 16 d (32 bytes), the 16 int8 scales as 4 vectors, ql as 32
  *         vectors (8(2h + m) + v, lane r = row r's ql[64h + 32m + 4v ..]),
  *         qh as 16 vectors (8h + v, lane r = row r's qh[32h + 4v ..]): the
@@ -43,15 +46,16 @@ enum {
     PHI_PACK_SCALES = 32,   /* bytes of scales before a block column's quants */
     PHI_PACK_VECTOR = 64,   /* bytes of one quant vector */
     PHI_PACK_Q4K_QUANTS = 4 * PHI_PACK_VECTOR, /* Q4_K: where the quants start */
+    PHI_PACK_Q5K_QUANTS = PHI_PACK_Q4K_QUANTS + 8 * PHI_PACK_VECTOR, /* after its qh */
     PHI_PACK_Q6K_QL = PHI_PACK_SCALES + 4 * PHI_PACK_VECTOR,   /* Q6_K: ql, then qh */
     PHI_PACK_Q6K_QH = PHI_PACK_Q6K_QL + 32 * PHI_PACK_VECTOR,
 };
 
 /* The packed types of 32-element blocks, and the K-quants. */
 #define PHI_PACKED32_TYPES(X) X(Q4_0, q4_0) X(Q8_0, q8_0)
-#define PHI_PACKED_K_TYPES(X) X(Q4_K, q4_k) X(Q6_K, q6_k)
+#define PHI_PACKED_K_TYPES(X) X(Q4_K, q4_k) X(Q5_K, q5_k) X(Q6_K, q6_k)
 
-/* Whether `type` has a packed layout (Q4_0, Q8_0, Q4_K, Q6_K). */
+/* Whether `type` has a packed layout (Q4_0, Q8_0, Q4_K, Q5_K, Q6_K). */
 bool phi_packed_type(uint32_t type);
 
 /* The offset added to every quant (8 or 128); 0 if the type has no layout. */
