@@ -5,8 +5,10 @@
         --type T --plan PLAN [--threads N] [--seq-len L] [--ctx N] [--batch N] \
         [--kernel K] [--kv-type f16|f32] [--seed S] [--tol-scale X] [--workdir DIR]
 
-Makes a tiny random model (make_model.py) in a temporary directory, picks a random token
-sequence, runs
+Makes a tiny random model (make_model.py) in a temporary directory (or, when the
+environment names a cache directory in PHI4_TEST_MODEL_CACHE, as meson's tests do, takes it
+from there: make_model.cached_model writes each (config, type, seed) once), picks a random
+token sequence, runs
 
     phi4-logits MODEL.gguf OUT.bin --tokens 5,17,3,... --plan PLAN --kv-type T [--threads N] ...
 
@@ -325,10 +327,16 @@ def run(args):
 
 
 def check(args, evals, seq_len, tol, workdir):
-    weights, hp, _ = make_model.make_model(args.config, args.type, workdir, args.seed)
+    cache = os.environ.get("PHI4_TEST_MODEL_CACHE")
+    if cache and not args.workdir:
+        weights, hp, _, model_dir = make_model.cached_model(cache, args.config, args.type,
+                                                            args.seed)
+    else:
+        weights, hp, _ = make_model.make_model(args.config, args.type, workdir, args.seed)
+        model_dir = workdir
     rng = np.random.default_rng(args.seed + 7919)
     tokens = [int(t) for t in rng.integers(0, hp["n_vocab"], seq_len)]
-    model = os.path.join(workdir, "model.gguf")
+    model = os.path.join(model_dir, "model.gguf")
     out = os.path.join(workdir, "out.bin")
     if os.path.exists(out):
         os.remove(out)

@@ -17,11 +17,14 @@ for "mixed" and "q4_k_m"; K-quants fall back as llama.cpp does where rows are no
 of 256: see tensor_type).
 """
 import argparse
+import hashlib
 import json
 import math
 import os
 import re
+import shutil
 import sys
+import tempfile
 
 import numpy as np
 
@@ -537,6 +540,40 @@ def load_weights(path):
         tok = json.loads(str(z["tokenizer"]))
         weights = {k: z[k] for k in z.files if k not in ("hparams", "tokenizer")}
     return weights, hp, tok
+
+
+# The files whose code decides what make_model writes: a cached model is keyed by them too.
+_GENERATOR_SOURCES = ("make_model.py", "gguf_writer.py", "quants.py")
+
+
+def cached_model(cache_dir, config, ttype, seed=0):
+    """make_model through a cache directory (check_logits with PHI4_TEST_MODEL_CACHE): the
+    same (config, type, seed) under the same generator code is the same model, so it is
+    written once and read back (load_weights) by the tests that share it, e.g. one model
+    for a config's KV types x plans x forced kernel levels.  Returns (weights, hparams,
+    tokenizer, directory holding model.gguf).  A model is written to a scratch directory and
+    renamed into place, so a test never sees a half-written one; when two tests write the
+    same model at once, the first rename wins and the other's copy is dropped."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    h = hashlib.sha256(json.dumps([config, ttype, seed]).encode())
+    for name in _GENERATOR_SOURCES:
+        with open(os.path.join(here, name), "rb") as f:
+            h.update(f.read())
+    final = os.path.join(cache_dir, f"{config}-{ttype}-{seed}-{h.hexdigest()[:16]}")
+    if not os.path.exists(os.path.join(final, "weights.npz")):
+        os.makedirs(cache_dir, exist_ok=True)
+        scratch = tempfile.mkdtemp(prefix=".new-", dir=cache_dir)
+        try:
+            make_model(config, ttype, scratch, seed)
+            try:
+                os.rename(scratch, final)
+            except OSError:                     # another test put it there first
+                if not os.path.exists(os.path.join(final, "weights.npz")):
+                    raise
+        finally:
+            shutil.rmtree(scratch, ignore_errors=True)
+    weights, hp, tok = load_weights(os.path.join(final, "weights.npz"))
+    return weights, hp, tok, final
 
 
 def main(argv=None):

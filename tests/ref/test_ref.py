@@ -919,3 +919,28 @@ def test_tol_scale_and_workdir(tmp_path):
                       "--tol-scale", "0.01", "--workdir", str(tmp_path))
     assert rc == 1
     assert (tmp_path / "model.gguf").exists() and (tmp_path / "out.bin").exists()
+
+
+def test_cached_model_is_make_models(tmp_path, models):
+    # PHI4_TEST_MODEL_CACHE: the cached model is the one make_model writes, byte for byte,
+    # with the same decoded weights and hparams; a second call reads it instead of writing
+    d, w, hp, _ = models("mini-like", "q4_0")
+    w2, hp2, _, d2 = make_model.cached_model(str(tmp_path), "mini-like", "q4_0")
+    with open(os.path.join(d, "model.gguf"), "rb") as a, \
+            open(os.path.join(d2, "model.gguf"), "rb") as b:
+        assert a.read() == b.read()
+    assert hp2 == hp and sorted(w2) == sorted(w)
+    assert all(np.array_equal(w[k], w2[k]) and w2[k].dtype == w[k].dtype for k in w)
+    stamp = os.stat(os.path.join(d2, "model.gguf")).st_mtime_ns
+    assert make_model.cached_model(str(tmp_path), "mini-like", "q4_0")[3] == d2
+    assert os.stat(os.path.join(d2, "model.gguf")).st_mtime_ns == stamp
+    assert make_model.cached_model(str(tmp_path), "mini-like", "q4_0", seed=1)[3] != d2
+    assert [n for n in os.listdir(tmp_path) if n.startswith(".new-")] == []
+    # the harness takes its model from there
+    env = dict(os.environ, PHI4_TEST_MODEL_CACHE=str(tmp_path / "harness"))
+    for _ in range(2):
+        p = subprocess.run([PY, os.path.join(HERE, "check_logits.py"), "--driver",
+                            os.path.join(HERE, "fake_driver.py"), "--config", "odd", "--type",
+                            "f32", "--plan", "e4"], capture_output=True, text=True, env=env)
+        assert p.returncode == 0, p.stdout + p.stderr
+    assert len(os.listdir(tmp_path / "harness")) == 1
