@@ -1228,10 +1228,11 @@ static int test_level(const phi_kernels *k)
             print_dot_worst(k, "vec_dot", t);
             slots++;
         }
-        /* A level without its own packed kernel keeps the file's rows (the
-         * slot is NULL: the scalar loop over packed rows would be slower). */
-        if (k->gemm_packed[t]) {
+        /* A level that packs weights has its own kernel for every packed
+         * type; the others keep the file's rows and the scalar slot. */
+        if (k->pack_weights && scalar_k->gemm_packed[t])
             check_own(k, k->gemm_packed[t] != scalar_k->gemm_packed[t], "gemm_packed", t);
+        if (k->gemm_packed[t] != scalar_k->gemm_packed[t]) {
             dot_worst = 0.0;
             test_packed(k, t);
             print_dot_worst(k, "gemm_packed", t);

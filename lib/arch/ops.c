@@ -60,7 +60,7 @@ int phi_op_pack_matrices(phi_mem *mem, const phi_kernels *k, phi_tensor *const *
     for (size_t i = 0; i < n_mats; i++) {
         phi_tensor *t = mats[i];
         int64_t groups = t->ne[1] / PHI_PACK_ROWS;
-        if (!k->gemm_packed[t->type] || groups == 0 || t->packed_rows)
+        if (!k->pack_weights || !k->gemm_packed[t->type] || groups == 0 || t->packed_rows)
             continue;
         size_t group_bytes = t->nbytes / (size_t)t->ne[1] * PHI_PACK_ROWS;
         total += t->nbytes;
@@ -79,7 +79,7 @@ int phi_op_pack_matrices(phi_mem *mem, const phi_kernels *k, phi_tensor *const *
     for (size_t i = 0; i < n_mats; i++) {
         phi_tensor *t = mats[i];
         int64_t groups = t->ne[1] / PHI_PACK_ROWS;
-        if (!k->gemm_packed[t->type] || groups == 0 || t->packed_rows)
+        if (!k->pack_weights || !k->gemm_packed[t->type] || groups == 0 || t->packed_rows)
             continue;
         size_t row_bytes = t->nbytes / (size_t)t->ne[1], group_bytes = row_bytes * PHI_PACK_ROWS;
         const uint8_t *src = t->data;

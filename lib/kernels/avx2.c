@@ -664,9 +664,6 @@ void phi_kernels_init_avx2(phi_kernels *k)
 #define SET_GEMM(T, name) k->gemm[PHI_DT_##T] = gemm_##name;
     PHI_X86_GEMM_TYPES(SET_GEMM)
 #undef SET_GEMM
-    /* No packed kernels here yet: this level's row kernels beat the scalar
-     * loop over the packed layout, so the loader keeps the file's rows. */
-    memset(k->gemm_packed, 0, sizeof k->gemm_packed);
 
     k->dot_f32 = dot_f32;
     k->axpy_f32 = axpy_f32;

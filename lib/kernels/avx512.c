@@ -1054,6 +1054,7 @@ void phi_kernels_init_avx512(phi_kernels *k)
     PHI_PACKED32_TYPES(SET_PACKED)
     PHI_PACKED_K_TYPES(SET_PACKED)
 #undef SET_PACKED
+    k->pack_weights = true;
 
     k->dot_f32 = dot_f32;
     k->axpy_f32 = axpy_f32;

@@ -9,6 +9,7 @@
 #ifndef PHI_KERNELS_H
 #define PHI_KERNELS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -53,9 +54,12 @@ typedef struct phi_kernels {
     /* Indexed by the weight type. NULL: the type is not supported. */
     phi_vec_dot_fn vec_dot[PHI_DT_COUNT];
     phi_gemm_fn gemm[PHI_DT_COUNT];       /* NULL: loop over vec_dot */
-    /* Non-NULL: this level wants the type's matrices packed (the loader
-     * rearranges them) and multiplies them with this. */
+    /* Products over packed matrices (kernels/packed.h). The loader packs a
+     * type's matrices when pack_weights is set and the slot is not NULL:
+     * only where the level's packed kernels beat its row kernels (the
+     * scalar ones are the reference, slower than its row loop). */
     phi_gemm_packed_fn gemm_packed[PHI_DT_COUNT];
+    bool pack_weights;
     phi_dequant_fn dequant[PHI_DT_COUNT]; /* rows to float (embeddings, tests) */
 
     /* Float vector helpers (attention, norms). */

@@ -337,9 +337,6 @@ void phi_kernels_init_neon(phi_kernels *k)
     PHI_BLOCK32_TYPES(SET_DOT)
     PHI_SUPERBLOCK_TYPES(SET_DOT)
 #undef SET_DOT
-    /* No packed kernels here yet: this level's row kernels beat the scalar
-     * loop over the packed layout, so the loader keeps the file's rows. */
-    memset(k->gemm_packed, 0, sizeof k->gemm_packed);
 
     k->dot_f32 = dot_f32;
     k->axpy_f32 = axpy_f32;
