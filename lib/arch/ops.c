@@ -63,14 +63,16 @@ int phi_op_pack_matrices(phi_mem *mem, const phi_kernels *k, phi_tensor *const *
         if (!k->pack_weights || !k->gemm_packed[t->type] || groups == 0 || t->packed_rows)
             continue;
         size_t group_bytes = t->nbytes / (size_t)t->ne[1] * PHI_PACK_ROWS;
-        total += t->nbytes;
+        total += (t->nbytes + 63) & ~(size_t)63; /* each copy on a cache line */
         temp = group_bytes > temp ? group_bytes : temp;
     }
     if (total == 0)
         return PHI_OK;
     /* In place, a group's rows are copied aside first; from a read-only
      * mapping, the packed matrices go to one block of their own (the file's
-     * pages are then left to the page cache). */
+     * pages are then left to the page cache), each starting on a cache line:
+     * bench_kernels measured packed Q8_0 at 25 GB/s from memory with 64-byte
+     * loads straddling lines, 27 GB/s aligned. */
     uint8_t *dst = phi_alloc_bulk(mem, in_place ? temp : total);
     if (!dst)
         return phi_err_set(err, PHI_E_NOMEM, "out of memory for %zu MiB of packed weights",
@@ -96,7 +98,7 @@ int phi_op_pack_matrices(phi_mem *mem, const phi_kernels *k, phi_tensor *const *
             size_t tail = t->nbytes - (size_t)groups * group_bytes;
             memcpy(out + (size_t)groups * group_bytes, src + (size_t)groups * group_bytes, tail);
             t->data = out;
-            next += t->nbytes;
+            next += (t->nbytes + 63) & ~(size_t)63;
         }
         t->packed_rows = groups * PHI_PACK_ROWS;
     }

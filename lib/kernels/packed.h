@@ -13,23 +13,8 @@
  *         file (nibble = q + 8).
  *   Q8_0: 8 vectors; vector v, lane r = row r's qs[4v .. 4v+3] + 128 as
  *         unsigned bytes (VNNI multiplies unsigned by signed bytes).
- *   Q4_K: per super-block column of 256 elements: 16 d, 16 dmin (64 bytes),
- *         the 12 bytes of 6-bit scales and mins as 3 vectors (lane r = row
- *         r's scales[4k .. 4k+3], so phi_unpack_q4k_scales' word arithmetic
- *         decodes 16 rows at once), then qs as 32 vectors: vector 8c + v,
- *         lane r = row r's qs[32c + 4v ..]: low nibbles elements 64c + 4v..,
- *         high nibbles 64c + 32 + 4v...
- *   Q5_K: as Q4_K with qh between the scales and the quants, 8 vectors
- *         (v, lane r = row r's qh[4v ..]; bit 2c of a byte is bit 4 of the
- *         low nibble's element in chunk c, bit 2c+1 the high nibble's).
- *   Q6_K: 16 d (32 bytes), the 16 int8 scales as 4 vectors, ql as 32
- *         vectors (8(2h + m) + v, lane r = row r's ql[64h + 32m + 4v ..]),
- *         qh as 16 vectors (8h + v, lane r = row r's qh[32h + 4v ..]): the
- *         three vectors of one (h, v) hold elements 128h + 32g + 4v.. for
- *         g = 0..3.
- *   The K-quants' activations (Q8_K) carry their own sums.
  *
- * So Q4_0 and Q8_0 are "unsigned u = q + offset" (offset 8 or 128), and a row's
+ * So both are "unsigned u = q + offset" (offset 8 or 128), and a row's
  * block sum is Σ u·a − offset·Σ a, with Σ a per activation block computed
  * once per token (phi_act_block_sums). A group takes exactly the bytes of its
  * 16 rows, so a matrix read into memory is packed in place; only whole
@@ -45,17 +30,12 @@ enum {
     PHI_PACK_ROWS = 16,
     PHI_PACK_SCALES = 32,   /* bytes of scales before a block column's quants */
     PHI_PACK_VECTOR = 64,   /* bytes of one quant vector */
-    PHI_PACK_Q4K_QUANTS = 4 * PHI_PACK_VECTOR, /* Q4_K: where the quants start */
-    PHI_PACK_Q5K_QUANTS = PHI_PACK_Q4K_QUANTS + 8 * PHI_PACK_VECTOR, /* after its qh */
-    PHI_PACK_Q6K_QL = PHI_PACK_SCALES + 4 * PHI_PACK_VECTOR,   /* Q6_K: ql, then qh */
-    PHI_PACK_Q6K_QH = PHI_PACK_Q6K_QL + 32 * PHI_PACK_VECTOR,
 };
 
-/* The packed types of 32-element blocks, and the K-quants. */
+/* The packed types, all of 32-element blocks. */
 #define PHI_PACKED32_TYPES(X) X(Q4_0, q4_0) X(Q8_0, q8_0)
-#define PHI_PACKED_K_TYPES(X) X(Q4_K, q4_k) X(Q5_K, q5_k) X(Q6_K, q6_k)
 
-/* Whether `type` has a packed layout (Q4_0, Q8_0, Q4_K, Q5_K, Q6_K). */
+/* Whether `type` has a packed layout (Q4_0, Q8_0). */
 bool phi_packed_type(uint32_t type);
 
 /* The offset added to every quant (8 or 128); 0 if the type has no layout. */
@@ -68,8 +48,7 @@ void phi_pack_group(uint32_t type, int64_t n, const void *rows, size_t row_bytes
 /* Row r of a group back in the file's layout (row_bytes bytes at `row`). */
 void phi_unpack_row(uint32_t type, int64_t n, const void *group, int r, void *row);
 
-/* Σ q over each 32-element block of one Q8_0 activation row (n / 32 sums),
- * for Q4_0 and Q8_0's offsets. */
+/* Σ q over each 32-element block of one Q8_0 activation row (n / 32 sums). */
 void phi_act_block_sums(const void *act_q8_0, int64_t n, int32_t *sums);
 
 #endif

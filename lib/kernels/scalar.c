@@ -6,7 +6,6 @@
 #include <stddef.h>
 #include <string.h>
 
-#include "core/dtype.h"
 #include "kernels/fp16.h"
 #include "kernels/kernels.h"
 #include "kernels/packed.h"
@@ -350,19 +349,6 @@ static void decode_superblock(uint32_t type, const void *w, int64_t i, superbloc
 /* Against Q8_K: every sum inside a super-block is exact in int32 (the
  * largest, Q6_K's, stays below 2^28), then d_a·d·Σ_g scale_g·Σ q·a minus
  * d_a·dmin·Σ_g min_g·bsums[g], as the SIMD kernels compute it. */
-static inline float superblock_dot(const superblock *s, const phi_block_q8_k *y)
-{
-    int32_t isum = 0, msum = 0;
-    for (int g = 0; g < 16; g++) {
-        int32_t gsum = 0;
-        for (int e = 16 * g; e < 16 * g + 16; e++)
-            gsum += s->q[e] * y->qs[e];
-        isum += s->scale[g] * gsum;
-        msum += s->min[g] * y->bsums[g];
-    }
-    return y->d * s->d * (float)isum - y->d * s->dmin * (float)msum;
-}
-
 static inline float dot_superblocks(int64_t n, const void *w, const void *a, uint32_t type)
 {
     const phi_block_q8_k *y = a;
@@ -370,47 +356,18 @@ static inline float dot_superblocks(int64_t n, const void *w, const void *a, uin
     superblock s;
     for (int64_t i = 0; i < n / PHI_QK_K; i++) {
         decode_superblock(type, w, i, &s);
-        sum += superblock_dot(&s, &y[i]);
+        int32_t isum = 0, msum = 0;
+        for (int g = 0; g < 16; g++) {
+            int32_t gsum = 0;
+            for (int e = 16 * g; e < 16 * g + 16; e++)
+                gsum += s.q[e] * y[i].qs[e];
+            isum += s.scale[g] * gsum;
+            msum += s.min[g] * y[i].bsums[g];
+        }
+        sum += y[i].d * s.d * (float)isum - y[i].d * s.dmin * (float)msum;
     }
     return sum;
 }
-
-/* Packed K-quants (packed.h): each row's super-block unpacked and dotted as
- * in dot_superblocks, so the floats are the row kernel's. */
-static inline void gemm_packed_superblocks(int64_t n, const void *w, int n_groups, const void *a,
-                                           size_t a_stride, int n_tok, float *y, size_t y_stride,
-                                           uint32_t type)
-{
-    const int64_t nsb = n / PHI_QK_K;
-    const size_t column = PHI_PACK_ROWS * phi_dtype_get(type)->block_bytes;
-    superblock s;
-    _Alignas(16) uint8_t row[sizeof(phi_block_q6_k)]; /* the largest packed super-block */
-    for (int g = 0; g < n_groups; g++)
-        for (int t = 0; t < n_tok; t++)
-            for (int r = 0; r < PHI_PACK_ROWS; r++) {
-                const phi_block_q8_k *act = (const phi_block_q8_k *)((const char *)a + (size_t)t * a_stride);
-                float sum = 0.0f;
-                for (int64_t i = 0; i < nsb; i++) {
-                    phi_unpack_row(type, PHI_QK_K,
-                                   (const uint8_t *)w + ((size_t)g * (size_t)nsb + (size_t)i) * column,
-                                   r, row);
-                    decode_superblock(type, row, 0, &s);
-                    sum += superblock_dot(&s, &act[i]);
-                }
-                y[(size_t)t * y_stride + (size_t)g * PHI_PACK_ROWS + (size_t)r] = sum;
-            }
-}
-
-#define PACKED_K(T, name)                                                                      \
-    static void gemm_packed_##name(int64_t n, const void *w, int n_groups, const void *a,      \
-                                   size_t a_stride, const int32_t *a_sums, int n_tok, float *y, \
-                                   size_t y_stride)                                            \
-    {                                                                                          \
-        (void)a_sums;                                                                          \
-        gemm_packed_superblocks(n, w, n_groups, a, a_stride, n_tok, y, y_stride, PHI_DT_##T);  \
-    }
-PHI_PACKED_K_TYPES(PACKED_K)
-#undef PACKED_K
 
 /* d*scale and dmin*min are exact in float (11 + 8 significant bits), and so
  * is their product with q for every type but Q6_K, which rounds once; the
@@ -544,7 +501,6 @@ void phi_kernels_init_scalar(phi_kernels *k)
 
 #define SET_PACKED(T, name) k->gemm_packed[PHI_DT_##T] = gemm_packed_##name;
     PHI_PACKED32_TYPES(SET_PACKED)
-    PHI_PACKED_K_TYPES(SET_PACKED)
 #undef SET_PACKED
 
     k->dequant[PHI_DT_F32] = dequant_f32;
