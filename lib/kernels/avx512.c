@@ -381,16 +381,7 @@ static inline __attribute__((always_inline)) void gemm_packed_blocks32(
     }
 }
 
-#define PACKED(T, name)                                                                        \
-    static void gemm_packed_##name(int64_t n, const void *w, int n_groups, const void *a,      \
-                                   size_t a_stride, const int32_t *a_sums, int n_tok, float *y, \
-                                   size_t y_stride)                                            \
-    {                                                                                          \
-        gemm_packed_blocks32(n, w, n_groups, a, a_stride, a_sums, n_tok, y, y_stride,          \
-                             PHI_DT_##T);                                                      \
-    }
-PHI_PACKED32_TYPES(PACKED)
-#undef PACKED
+PHI_PACKED32_TYPES(PHI_PACKED32_ENTRY)
 
 /* ---- super-blocks of 256 against Q8_K (scalar.c: dot_superblocks) -----
  * 64 elements per step: maddubs of the unsigned quants with the signed

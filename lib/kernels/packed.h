@@ -35,6 +35,17 @@ enum {
 /* The packed types, all of 32-element blocks. */
 #define PHI_PACKED32_TYPES(X) X(Q4_0, q4_0) X(Q8_0, q8_0)
 
+/* Each kernel file's entry points gemm_packed_q4_0 and gemm_packed_q8_0,
+ * over its gemm_packed_blocks32 with the type as a constant. */
+#define PHI_PACKED32_ENTRY(T, name)                                                            \
+    static void gemm_packed_##name(int64_t n, const void *w, int n_groups, const void *a,      \
+                                   size_t a_stride, const int32_t *a_sums, int n_tok, float *y, \
+                                   size_t y_stride)                                            \
+    {                                                                                          \
+        gemm_packed_blocks32(n, w, n_groups, a, a_stride, a_sums, n_tok, y, y_stride,          \
+                             PHI_DT_##T);                                                      \
+    }
+
 /* Whether `type` has a packed layout (Q4_0, Q8_0). */
 bool phi_packed_type(uint32_t type);
 

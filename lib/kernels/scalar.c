@@ -236,16 +236,7 @@ static inline void gemm_packed_blocks32(int64_t n, const void *w, int n_groups, 
             }
 }
 
-#define PACKED(T, name)                                                                        \
-    static void gemm_packed_##name(int64_t n, const void *w, int n_groups, const void *a,      \
-                                   size_t a_stride, const int32_t *a_sums, int n_tok, float *y, \
-                                   size_t y_stride)                                            \
-    {                                                                                          \
-        gemm_packed_blocks32(n, w, n_groups, a, a_stride, a_sums, n_tok, y, y_stride,          \
-                             PHI_DT_##T);                                                      \
-    }
-PHI_PACKED32_TYPES(PACKED)
-#undef PACKED
+PHI_PACKED32_TYPES(PHI_PACKED32_ENTRY)
 
 /* ---- super-blocks of 256: K-quants and IQ4_XS against Q8_K ------------ */
 
