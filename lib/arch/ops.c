@@ -13,6 +13,8 @@
  * ~100 KiB, so a tile's weights stay in L1/L2 while its tokens pass over
  * them, and a thread's next item usually reuses the same weight rows. */
 enum { ROW_TILE = 16, TOKEN_TILE = 32 };
+/* Every row range starts on a packed group (multiply_block). */
+_Static_assert(ROW_TILE % PHI_PACK_ROWS == 0, "row tiles must be whole packed groups");
 
 #ifdef PHI_HAVE_OPENBLAS
 #include <cblas.h>
