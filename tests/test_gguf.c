@@ -41,7 +41,7 @@ static int parse_mem(const phi_mem *mem, const uint8_t *img, size_t len, phi_sou
         return PHI_E_NOMEM;
     if (len)
         memcpy(copy, img, len);
-    phi_mapped_file f = {copy, len, false};
+    phi_mapped_file f = {copy, len, false, 0};
     phi_err_clear(err);
     return phi_gguf_parse(mem, &f, out, err);
 }
@@ -266,6 +266,48 @@ static void test_all_metadata_types(uint32_t version)
     CHECK(phi_meta_array(src, "a.str0", &arr, &err) && arr->count == 0);
     CHECK(err.code == PHI_OK);
     phi_source_free(src);
+}
+
+/* A file read into memory with room past its end gets its data section
+ * moved onto a cache line; the metadata before it stays where it was. The
+ * padding key moves the data start through both halves of a cache line. */
+static void test_data_on_cache_line(void)
+{
+    int moved = 0;
+    for (int pad = 0; pad < 64; pad += 8) {
+        gguf_builder g;
+        base(&g);
+        char text[72];
+        memset(text, 'p', (size_t)pad);
+        text[pad] = '\0';
+        gb_kv_str(&g, "t.pad", text);
+        size_t len = 0;
+        uint8_t *img = gb_build(&g, &len);
+        uint8_t *own = phi_alloc(&g_mem, len + PHI_MAPPED_FILE_SLACK); /* 64-byte aligned */
+        CHECK(img && own);
+        if (!img || !own) {
+            free(img);
+            phi_free(&g_mem, own);
+            gb_free(&g);
+            break;
+        }
+        memcpy(own, img, len);
+        free(img);
+        moved += g.data_start % 64 != 0;
+        phi_mapped_file f = {own, len, false, len + PHI_MAPPED_FILE_SLACK};
+        phi_source *src = NULL;
+        phi_err err = {0};
+        CHECK(phi_gguf_parse(&g_mem, &f, &src, &err) == PHI_OK);
+        const phi_tensor *t = src ? phi_source_tensor(src, "a") : NULL;
+        CHECK(t && (uintptr_t)t->data % 64 == 0);
+        CHECK(t && ((const uint8_t *)t->data)[0] == 1 && ((const uint8_t *)t->data)[63] == 64);
+        CHECK(src && (t = phi_source_tensor(src, "b")) && ((const uint8_t *)t->data)[5] == 7);
+        phi_str v;
+        CHECK(src && phi_meta_str(src, "t.pad", &v, &err) && v.len == (size_t)pad);
+        phi_source_free(src);
+        gb_free(&g);
+    }
+    CHECK(moved > 0);
 }
 
 static void test_tensors_ok(void)
@@ -926,7 +968,7 @@ static void test_alloc_failures(void)
         memcpy(copy, img, len);
         f.calls = 0;
         f.fail_at = n;
-        phi_mapped_file file = {copy, len, false};
+        phi_mapped_file file = {copy, len, false, 0};
         phi_source *src = (phi_source *)1;
         phi_err err;
         int rc = phi_gguf_parse(&mem, &file, &src, &err);
@@ -1023,6 +1065,7 @@ int main(int argc, char **argv)
     test_all_metadata_types(3);
     test_all_metadata_types(2);
     test_tensors_ok();
+    test_data_on_cache_line();
     test_any_order();
     test_custom_alignment(64);
     test_custom_alignment(8);

@@ -469,6 +469,9 @@ static int check_unique_keys(phi_source *src, struct ref *refs, phi_err *err)
 static int place_tensors(phi_source *src, struct ref *refs, const uint64_t *offsets,
                          size_t data_start, uint32_t alignment, phi_err *err)
 {
+    /* A file read into memory gets its data section on a cache line. */
+    size_t shift = data_start <= src->file.size
+                       ? phi_mapped_file_align_tail(&src->file, data_start, 64) : 0;
     size_t size = src->file.size;
     char n1[80], n2[80]; /* tensor names made printable for messages */
     size_t room = data_start <= size ? size - data_start : 0;
@@ -485,7 +488,7 @@ static int place_tensors(phi_source *src, struct ref *refs, const uint64_t *offs
                                "GGUF: tensor '%s': data [offset %" PRIu64 " in the data section "
                                "at %zu, %zu bytes] runs past the end of the file (%zu bytes)",
                                TNAME(n1, t), off, data_start, t->nbytes, size);
-        t->data = src->file.data + data_start + off;
+        t->data = src->file.data + data_start + shift + off;
         refs[i] = (struct ref){t, i, off};
     }
     qsort(refs, src->n_tensors, sizeof *refs, cmp_offset);

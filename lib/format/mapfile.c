@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdint.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -68,7 +69,12 @@ int phi_mapped_file_open(const phi_mem *mem, const char *path, bool use_mmap,
         out->mapped = true;
         return PHI_OK;
     }
-    unsigned char *buf = phi_alloc_bulk(mem, size);
+    size_t cap;
+    if (phi_add_overflows(size, PHI_MAPPED_FILE_SLACK, &cap)) {
+        close(fd);
+        return phi_err_set(err, PHI_E_NOMEM, "'%s' is too large to read into memory", path);
+    }
+    unsigned char *buf = phi_alloc_bulk(mem, cap);
     if (!buf) {
         close(fd);
         return phi_err_set(err, PHI_E_NOMEM, "cannot allocate %zu bytes to read '%s'", size, path);
@@ -84,7 +90,23 @@ int phi_mapped_file_open(const phi_mem *mem, const char *path, bool use_mmap,
     out->data = buf;
     out->size = size;
     out->mapped = false;
+    out->cap = cap;
     return PHI_OK;
+}
+
+size_t phi_mapped_file_align_tail(phi_mapped_file *f, size_t offset, size_t align)
+{
+    if (f->mapped || offset > f->size || align > PHI_MAPPED_FILE_SLACK)
+        return 0;
+    uintptr_t at = (uintptr_t)f->data + offset;
+    size_t shift = (size_t)((align - at % align) % align);
+    if (f->cap < f->size || f->cap - f->size < shift)
+        return 0;
+    if (shift) {
+        unsigned char *data = (unsigned char *)f->data;
+        memmove(data + offset + shift, data + offset, f->size - offset);
+    }
+    return shift;
 }
 
 void phi_mapped_file_close(const phi_mem *mem, phi_mapped_file *f)

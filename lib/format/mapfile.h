@@ -12,6 +12,7 @@ typedef struct phi_mapped_file {
     const unsigned char *data;
     size_t size;
     bool mapped;      /* munmap on close, else phi_free */
+    size_t cap;       /* read into memory: bytes allocated (0: size) */
 } phi_mapped_file;
 
 /* Told after each chunk of a file read into memory (not when mapped): bytes
@@ -27,5 +28,18 @@ typedef struct phi_read_progress {
 int phi_mapped_file_open(const phi_mem *mem, const char *path, bool use_mmap,
                          const phi_read_progress *progress, phi_mapped_file *out, phi_err *err);
 void phi_mapped_file_close(const phi_mem *mem, phi_mapped_file *f);
+
+/* The bytes a file read into memory has room for past its end, so that its
+ * tail can move (phi_mapped_file_align_tail). */
+#define PHI_MAPPED_FILE_SLACK 64
+
+/* For a file read into memory: moves bytes [offset, size) forward so that
+ * data + offset + shift is a multiple of `align` (a power of two, at most
+ * PHI_MAPPED_FILE_SLACK) and returns shift; the bytes before offset stay,
+ * so views into them remain valid. A mapped file, or one without room past
+ * its end (cap), cannot move: 0. Format
+ * readers use it to put weights on cache lines (the kernels stream a third
+ * slower from rows that start 32 bytes off one). */
+size_t phi_mapped_file_align_tail(phi_mapped_file *f, size_t offset, size_t align);
 
 #endif

@@ -51,7 +51,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         return 0;
     if (size)
         memcpy(copy, data, size);
-    phi_mapped_file file = {copy, size, false};
+    phi_mapped_file file = {copy, size, false, 0};
     phi_source *src = NULL;
     phi_err err;
     if (phi_gguf_parse(&mem, &file, &src, &err) == PHI_OK) {
