@@ -224,7 +224,8 @@ static void report(const phi_kernels **levels, int n_levels, enum kind kind, uin
         b.w_row = row_bytes(type, n);
         size_t matrix = b.w_row * (size_t)r;
         b.copies = kind == VEC_DOT ? 1 : (matvec_span() + matrix - 1) / matrix;
-        b.w = malloc(matrix * b.copies);
+        /* on cache lines, as the loader puts a file's weights */
+        b.w = aligned_alloc(64, (matrix * b.copies + 63) / 64 * 64);
         fill_weights(type, b.w, matrix, n, r);
         if (kind == MATVEC_PACKED) { /* the first copy packed, through the spare last one */
             char *spare = (char *)b.w + (b.copies - 1) * matrix;
