@@ -24,8 +24,7 @@ static size_t packed_byte(int r, int k)
     return PHI_PACK_SCALES + (size_t)(k / 4) * PHI_PACK_VECTOR + (size_t)r * 4 + (size_t)(k % 4);
 }
 
-/* Quant bytes per block and their offset in a block of the file's layout
- * (the fp16 scale d comes first in both types). */
+/* Quant bytes per block; in the file's layout they follow the fp16 scale d. */
 static int quant_bytes(uint32_t type)
 {
     return type == PHI_DT_Q4_0 ? PHI_QK32 / 2 : PHI_QK32;
