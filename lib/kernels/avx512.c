@@ -315,11 +315,14 @@ static inline __attribute__((always_inline)) void packed_tokens(
     for (int64_t b = 0; b < nb; b++) {
         const uint8_t *col = group + (size_t)b * column;
         const uint8_t *act[4];
-        __m512i isum[4];
+        /* Two chains of vpdpbusd per token halve a column's dependent
+         * latency (a few percent from L2 with 4 tokens, not more). */
+        __m512i isum[4], isum2[4];
 #pragma GCC unroll 4
         for (int t = 0; t < nt; t++) {
             act[t] = a + (size_t)t * a_stride + (size_t)b * sizeof(phi_block_q8_0);
             isum[t] = _mm512_set1_epi32(-offset * sums[(size_t)t * (size_t)nb + (size_t)b]);
+            isum2[t] = _mm512_setzero_si512();
         }
         const size_t qs = offsetof(phi_block_q8_0, qs);
         if (type == PHI_DT_Q8_0) {
@@ -327,9 +330,13 @@ static inline __attribute__((always_inline)) void packed_tokens(
             for (int v = 0; v < 8; v++) {
                 __m512i u = _mm512_loadu_si512(col + PHI_PACK_SCALES + v * PHI_PACK_VECTOR);
 #pragma GCC unroll 4
-                for (int t = 0; t < nt; t++)
-                    isum[t] = _mm512_dpbusd_epi32(
-                        isum[t], u, _mm512_set1_epi32((int)phi_load_u32(act[t] + qs + 4 * v)));
+                for (int t = 0; t < nt; t++) {
+                    __m512i a4 = _mm512_set1_epi32((int)phi_load_u32(act[t] + qs + 4 * v));
+                    if (v % 2)
+                        isum2[t] = _mm512_dpbusd_epi32(isum2[t], u, a4);
+                    else
+                        isum[t] = _mm512_dpbusd_epi32(isum[t], u, a4);
+                }
             }
         } else {
 #pragma GCC unroll 4
@@ -341,8 +348,8 @@ static inline __attribute__((always_inline)) void packed_tokens(
                 for (int t = 0; t < nt; t++) {
                     isum[t] = _mm512_dpbusd_epi32(
                         isum[t], lo, _mm512_set1_epi32((int)phi_load_u32(act[t] + qs + 4 * v)));
-                    isum[t] = _mm512_dpbusd_epi32(
-                        isum[t], hi,
+                    isum2[t] = _mm512_dpbusd_epi32(
+                        isum2[t], hi,
                         _mm512_set1_epi32((int)phi_load_u32(act[t] + qs + 16 + 4 * v)));
                 }
             }
@@ -350,8 +357,9 @@ static inline __attribute__((always_inline)) void packed_tokens(
         __m512 dw = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)col));
 #pragma GCC unroll 4
         for (int t = 0; t < nt; t++) {
-            __m512 dd = _mm512_mul_ps(dw, _mm512_set1_ps(phi_fp16_to_f32(phi_load_u16(act[t]))));
-            acc[t] = _mm512_fmadd_ps(dd, _mm512_cvtepi32_ps(isum[t]), acc[t]);
+            __m512 dd = _mm512_mul_ps(dw, _mm512_set1_ps(_cvtsh_ss(phi_load_u16(act[t]))));
+            acc[t] = _mm512_fmadd_ps(dd, _mm512_cvtepi32_ps(_mm512_add_epi32(isum[t], isum2[t])),
+                                     acc[t]);
         }
     }
 #pragma GCC unroll 4
