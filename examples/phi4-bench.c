@@ -65,8 +65,9 @@ static void usage(FILE *f)
 "            (4 x head_dim x visible positions per head, layer and token); norms,\n"
 "            RoPE and SwiGLU are left out\n"
 "  peak      FLOP/s of independent FMA chains on every thread (f32, widest vectors\n"
-"            the CPU has); quantized kernels may use integer dot products, whose\n"
-"            peak is higher\n"
+"            the CPU has), and on x86 the same for the int8 dot products that\n"
+"            quantized weights run on (VNNI vpdpbusd, or AVX2 maddubs + madd: 2\n"
+"            operations per byte product); pp is set against both\n"
 "  TTFT      prompt evaluation + sampling the first token (load excluded)\n"
 "  tg        generated tokens / seconds: after the prompt, n times phi_eval(1 token) +\n"
 "            phi_sample, greedy, never stopping on an end token\n"
@@ -572,9 +573,14 @@ static void print_table(const report *rp, const figures *f)
     printf("  load          %10.3f s\n", r->load_s);
     printf("  pp%-6ld      %10.2f ± %.2f tok/s  %.1f GFLOP/s", o->prompt, f->pp_tps.mean,
            f->pp_tps.sd, f->pp_gflops);
-    if (rp->have_machine)
+    if (rp->have_machine) {
         printf(" = %.1f%% of peak %.1f GFLOP/s (%s FMA f32, %ld threads)",
                100.0 * f->pp_gflops / rp->peak.gflops, rp->peak.gflops, rp->peak.isa, o->threads);
+        if (rp->peak.int8_gops > 0)
+            printf("\n                                     = %.1f%% of int8 peak %.1f GOP/s (%s)",
+                   100.0 * f->pp_gflops / rp->peak.int8_gops, rp->peak.int8_gops,
+                   rp->peak.int8_isa);
+    }
     printf("\n  TTFT          %10.3f ± %.3f s      (%ld-token prompt + first sample)\n",
            f->ttft_s.mean, f->ttft_s.sd, o->prompt);
     printf("  tg%-6ld      %10.2f ± %.2f tok/s\n", o->gen, f->tg_tps.mean, f->tg_tps.sd);
@@ -659,6 +665,11 @@ static void print_json(const report *rp, const figures *f)
     if (rp->have_machine) {
         printf("  \"peak_gflop_s\": %.6g, \"peak_isa\": \"%s\", \"pp_peak_pct\": %.4g,\n",
                rp->peak.gflops, rp->peak.isa, 100.0 * f->pp_gflops / rp->peak.gflops);
+        printf("  \"int8_peak_gop_s\": %.6g, \"int8_isa\": \"%s\",", rp->peak.int8_gops,
+               rp->peak.int8_isa);
+        if (rp->peak.int8_gops > 0)
+            printf(" \"pp_int8_peak_pct\": %.4g,", 100.0 * f->pp_gflops / rp->peak.int8_gops);
+        printf("\n");
         printf("  \"stream_gb_s\": {\"copy\": %.6g, \"triad\": %.6g, \"read\": %.6g, \"best\": %.6g, "
                "\"array_mib\": %zu},\n",
                rp->stream.copy_gbs, rp->stream.triad_gbs, rp->stream.read_gbs, rp->stream.best_gbs,

@@ -22,6 +22,7 @@ import json
 import math
 import mmap
 import os
+import platform
 import subprocess
 import sys
 import tempfile
@@ -326,6 +327,16 @@ def check_run(bench, path, shape, tensors):
     expect(j["tg_gb_s_with_kv"] > j["tg_gb_s"], "K/V reads add nothing")
     expect(j["load_s"] > 0 and j["peak_rss_bytes"] > 0, "load time or peak RSS")
     expect(j["peak_gflop_s"] > 0 and j["stream_gb_s"]["best"] > 0, "machine figures")
+    # The int8 peak is measured on x86 with AVX2 (VNNI where there is AVX-512 VNNI).
+    flags = open("/proc/cpuinfo").read().split() if os.path.exists("/proc/cpuinfo") else []
+    want_int8 = ("avx512-vnni" if "avx512_vnni" in flags and "avx512bw" in flags
+                 else "avx2" if "avx2" in flags and platform.machine() in ("x86_64", "AMD64")
+                 else "none")
+    expect(j["int8_isa"] == want_int8, f"int8_isa {j['int8_isa']}, expected {want_int8}")
+    if want_int8 != "none":
+        expect(j["int8_peak_gop_s"] > 0 and math.isclose(
+            j["pp_int8_peak_pct"], 100 * j["pp_gflop_s"] / j["int8_peak_gop_s"], rel_tol=1e-3),
+            "int8 peak and pp's share of it")
     expect(math.isclose(j["tg_stream_pct"], 100 * j["tg_gb_s"] / j["stream_gb_s"]["best"],
                         rel_tol=1e-3), "tg_stream_pct")
     expect(0 < j["tg_cpu_share"] <= 1.05 and 0 < j["pp_cpu_share"] <= 1.05, "CPU shares")

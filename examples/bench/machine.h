@@ -11,14 +11,17 @@
 double machine_wall_seconds(void);
 
 typedef struct machine_peak {
-    double gflops;       /* best of three runs, all threads */
-    const char *isa;     /* "avx512", "avx2" or "generic": the widest FMA the CPU has */
+    double gflops;        /* f32 FMA: best of three runs, all threads */
+    const char *isa;      /* "avx512", "avx2" or "generic": the widest FMA the CPU has */
+    double int8_gops;     /* int8 dot products (what quantized weights run on); 0: not measured */
+    const char *int8_isa; /* "avx512-vnni", "avx2" or "none" */
 } machine_peak;
 
 /* Every thread runs independent chains of vector FMAs (12 accumulators, so
  * the FMA units never wait on a result) for about 0.2 s; the figure is
- * 2 flops per lane per FMA over the wall time. Returns 0, or -1 with a
- * sentence in msg. */
+ * 2 flops per lane per FMA over the wall time. The same for the int8 dot
+ * product of the widest integer unit on x86 (2 operations per byte product).
+ * Returns 0, or -1 with a sentence in msg. */
 int machine_peak_flops(int n_threads, machine_peak *out, char *msg, size_t msg_cap);
 
 typedef struct machine_stream {
