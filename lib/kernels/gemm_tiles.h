@@ -4,9 +4,10 @@
  * over any float vector. Three families:
  *   float (F32, F16, BF16 against F32) and blocks of 32 (against Q8_0 or
  *       Q8_1): gemm_register_tiles, one tile of output at a time;
- *   K-quants (against Q8_K): gemm_superblocks, each row's super-block
- *       decoded once, then used for every column of a group of
- *       GEMM_COL_GROUP (their accumulators would not fit the registers).
+ *   super-blocks of 256 (the K-quants; IQ4_XS on NEON; against Q8_K):
+ *       gemm_superblocks, each row's super-block decoded once, then used for
+ *       every column of a group of GEMM_COL_GROUP (their accumulators would
+ *       not fit the registers).
  *
  * Defined before it (all always inline):
  *   gemm_fv, GEMM_FLANES: a float vector and how many lanes it has;
@@ -15,7 +16,7 @@
  *       (weights i .. i + GEMM_FLANES - 1 of an F32 / F16 / BF16 row),
  *   gemm_fv gemm_ffma(gemm_fv a, gemm_fv b, gemm_fv c), float gemm_fsum(gemm_fv),
  *   float gemm_f16_to_f32(uint16_t);
- *   gemm_kacc: the K-quant family's accumulator of one output across
+ *   gemm_kacc: the super-block family's accumulator of one output across
  *       super-blocks; superblock_decoded: one row's decoded super-block.
  * Defined after it: the functions declared below. Before PHI_GEMM_ENTRY is
  * expanded: GEMM_RM_F, GEMM_RN_F, GEMM_RM_B32, GEMM_RN_B32, GEMM_RM_K,
@@ -33,7 +34,7 @@
 
 enum { GEMM_MAX_RM = 4, GEMM_MAX_RN = 6, GEMM_COL_GROUP = 32 };
 
-/* Whether type is in the block-32 or the K-quant family of this level. */
+/* Whether type is in the block-32 or the super-block family of this level. */
 static inline bool gemm_block32_type(uint32_t type);
 static inline bool gemm_superblock_type(uint32_t type);
 
