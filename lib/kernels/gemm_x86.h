@@ -1,7 +1,7 @@
 /* The matrix-matrix products (phi_gemm_fn) shared by avx2.c and avx512.c:
- * register tiles of rm weight rows × rn activation columns, so that a weight
- * block is loaded and decoded once for rn columns and an activation block
- * once for rm rows. Three families:
+ * register tiles of rm weight rows × rn activation columns (walked by
+ * gemm_tiles.h), so that a weight block is loaded and decoded once for rn
+ * columns and an activation block once for rm rows. Three families:
  *   float (F32, F16, BF16 against F32): the ISA's full vector width;
  *   blocks of 32 without an offset (Q8_0, Q4_0, Q5_0, IQ4_NL against Q8_0):
  *       signed int8 weights, the sign trick, one float FMA per block;
@@ -13,11 +13,8 @@
  *
  * The including file defines before it (all always inline; rm, rn are
  * constants at each call site):
- *   gemm_fv, GEMM_FLANES: its float vector and how many lanes it has;
- *   gemm_fv gemm_fzero(void), gemm_fv gemm_fload(const float *),
- *   gemm_fv gemm_fload_w(uint32_t type, const uint8_t *row, int64_t i)
- *       (weights i .. i + GEMM_FLANES - 1 of an F32 / F16 / BF16 row),
- *   gemm_fv gemm_ffma(gemm_fv a, gemm_fv b, gemm_fv c), float gemm_fsum(gemm_fv);
+ *   the float vector of gemm_tiles.h (gemm_fv, GEMM_FLANES, gemm_fzero,
+ *       gemm_fload, gemm_fload_w, gemm_ffma, gemm_fsum);
  *   __m256i gemm_dot_i8(__m256i u, __m256i a): Σ u·a of each 4 bytes (u
  *       unsigned, a signed; pair sums below 2^15) as 8 int32;
  *   __m256i gemm_dot_scaled(__m256i acc, __m256i u, __m256i a, __m256i s):
@@ -37,76 +34,27 @@
 #include "kernels/quant_blocks.h"
 #include "kernels/x86_shared.h"
 
-/* The K-quant family keeps one float accumulator per (row, column) of a
- * group of GEMM_COL_GROUP columns on the stack, so that a row's decoded
- * super-block serves all of them. */
-enum { GEMM_MAX_RM = 4, GEMM_MAX_RN = 6, GEMM_COL_GROUP = 32 };
+/* The K-quant family's decoded row (gemm_tiles.h): a super-block as
+ * x_e = d·scale·u_e - dmin·min (scalar.c's superblock with the offsets of
+ * Q3_K and Q6_K moved into min): u unsigned (0..63), scale repeated for
+ * each int16 pair of maddubs' output. */
+typedef struct {
+    _Alignas(32) uint8_t u[PHI_QK_K];
+    _Alignas(32) int16_t scale[PHI_QK_K / 2]; /* elements 2k, 2k+1: their group's */
+    _Alignas(32) int16_t min[PHI_QK_K / 16];  /* times the activation's bsums */
+    float d, dmin;
+} superblock_decoded;
 
-/* Where a tile's rows start: rows past the last valid one repeat it (read,
- * computed and dropped), so that every tile has rm constant. */
-static inline void gemm_row_pointers(const void *w, size_t w_stride, int r0, int rm, int n_rows,
-                                     const uint8_t *rows[GEMM_MAX_RM])
+/* One output's K-quant sum across super-blocks: 8 lanes, added at the end. */
+typedef __m256 gemm_kacc;
+
+/* F16 to float for the float family's last elements (F16C, exact). */
+static inline float gemm_f16_to_f32(uint16_t h)
 {
-    for (int r = 0; r < rm; r++) {
-        int row = r0 + r < n_rows ? r0 + r : n_rows - 1;
-        rows[r] = (const uint8_t *)w + (size_t)row * w_stride;
-    }
+    return _cvtsh_ss(h);
 }
 
-static inline void gemm_store(float *y, size_t y_stride, int r0, int rm, int n_rows, int c0,
-                              int rn, const float out[GEMM_MAX_RM][GEMM_MAX_RN])
-{
-    for (int c = 0; c < rn; c++)
-        for (int r = 0; r < rm && r0 + r < n_rows; r++)
-            y[(size_t)(c0 + c) * y_stride + (size_t)(r0 + r)] = out[r][c];
-}
-
-/* ---- float weights ----------------------------------------------------- */
-
-static inline float gemm_weight_at(uint32_t type, const uint8_t *row, int64_t i)
-{
-    const uint16_t *h = (const uint16_t *)row;
-    switch (type) {
-    case PHI_DT_F16: return _cvtsh_ss(h[i]);
-    case PHI_DT_BF16: return phi_bf16_to_f32(h[i]);
-    default: return ((const float *)row)[i];
-    }
-}
-
-static inline __attribute__((always_inline)) void gemm_tile_float(
-    int64_t n, uint32_t type, int rm, int rn, const uint8_t *const w[GEMM_MAX_RM],
-    const uint8_t *a, size_t a_stride, float out[GEMM_MAX_RM][GEMM_MAX_RN])
-{
-    gemm_fv acc[GEMM_MAX_RM][GEMM_MAX_RN], wv[GEMM_MAX_RM];
-    const float *col[GEMM_MAX_RN];
-#pragma GCC unroll 6
-    for (int c = 0; c < rn; c++) {
-        col[c] = (const float *)(a + (size_t)c * a_stride);
-#pragma GCC unroll 4
-        for (int r = 0; r < rm; r++)
-            acc[r][c] = gemm_fzero();
-    }
-    int64_t i = 0;
-    for (; i + GEMM_FLANES <= n; i += GEMM_FLANES) {
-#pragma GCC unroll 4
-        for (int r = 0; r < rm; r++)
-            wv[r] = gemm_fload_w(type, w[r], i);
-#pragma GCC unroll 6
-        for (int c = 0; c < rn; c++) {
-            gemm_fv av = gemm_fload(col[c] + i);
-#pragma GCC unroll 4
-            for (int r = 0; r < rm; r++)
-                acc[r][c] = gemm_ffma(wv[r], av, acc[r][c]);
-        }
-    }
-    for (int r = 0; r < rm; r++)
-        for (int c = 0; c < rn; c++) {
-            float sum = gemm_fsum(acc[r][c]);
-            for (int64_t t = i; t < n; t++)
-                sum += gemm_weight_at(type, w[r], t) * col[c][t];
-            out[r][c] = sum;
-        }
-}
+#include "kernels/gemm_tiles.h"
 
 /* ---- blocks of 32 against Q8_0 ----------------------------------------- */
 
@@ -174,16 +122,7 @@ static inline __attribute__((always_inline)) void gemm_tile_block32(
             out[r][c] = hsum_ps(acc[r][c]);
 }
 
-/* ---- K-quants against Q8_K ---------------------------------------------
- * A super-block as x_e = d·scale·u_e - dmin·min (scalar.c's superblock with
- * the offsets of Q3_K and Q6_K moved into min): u unsigned (0..63), scale
- * repeated for each int16 pair of maddubs' output. */
-typedef struct {
-    _Alignas(32) uint8_t u[PHI_QK_K];
-    _Alignas(32) int16_t scale[PHI_QK_K / 2]; /* elements 2k, 2k+1: their group's */
-    _Alignas(32) int16_t min[PHI_QK_K / 16];  /* times the activation's bsums */
-    float d, dmin;
-} superblock_decoded;
+/* ---- K-quants against Q8_K ------------------------------------------- */
 
 static inline bool gemm_superblock_type(uint32_t type)
 {
@@ -302,22 +241,19 @@ static inline void superblock_decode(uint32_t type, const uint8_t *x, superblock
     }
 }
 
-/* Columns [c, c + rn) of a group against the rm decoded rows of super-block
- * i: the exact Σ scale·u·a and Σ min·bsum per (row, column), scaled into
- * acc. */
+/* Columns [c0, c0 + rn) of a group against the rm decoded rows of a
+ * super-block: the exact Σ scale·u·a and Σ min·bsum per (row, column),
+ * scaled into acc. */
 static inline __attribute__((always_inline)) void gemm_tile_superblock(
-    int rm, int rn, const superblock_decoded dec[GEMM_MAX_RM], const uint8_t *a,
-    size_t a_stride, int64_t i, __m256 acc[GEMM_MAX_RM][GEMM_COL_GROUP], int c0)
+    int rm, int rn, const superblock_decoded dec[GEMM_MAX_RM], const phi_block_q8_k *const y[],
+    gemm_kacc acc[GEMM_MAX_RM][GEMM_COL_GROUP], int c0)
 {
-    const phi_block_q8_k *y[GEMM_MAX_RN];
     __m256i isum[GEMM_MAX_RM][GEMM_MAX_RN];
 #pragma GCC unroll 6
-    for (int c = 0; c < rn; c++) {
-        y[c] = (const phi_block_q8_k *)(a + (size_t)(c0 + c) * a_stride) + i;
+    for (int c = 0; c < rn; c++)
 #pragma GCC unroll 4
         for (int r = 0; r < rm; r++)
             isum[r][c] = _mm256_setzero_si256();
-    }
 #pragma GCC unroll 2
     for (int j = 0; j < PHI_QK_K / 32; j++) {
         __m256i u[GEMM_MAX_RM], s[GEMM_MAX_RM];
@@ -355,110 +291,21 @@ static inline __attribute__((always_inline)) void gemm_tile_superblock(
     }
 }
 
-static inline __attribute__((always_inline)) void gemm_superblocks(
-    int64_t n, uint32_t type, int rm, int rn, const void *w, size_t w_stride, int n_rows,
-    const uint8_t *a, size_t a_stride, int n_cols, float *y, size_t y_stride)
+static inline gemm_kacc gemm_kacc_zero(void)
 {
-    const size_t w_bytes = phi_dtype_get(type)->block_bytes;
-    for (int r0 = 0; r0 < n_rows; r0 += rm) {
-        const uint8_t *rows[GEMM_MAX_RM];
-        gemm_row_pointers(w, w_stride, r0, rm, n_rows, rows);
-        for (int g0 = 0; g0 < n_cols; g0 += GEMM_COL_GROUP) {
-            int nc = n_cols - g0 < GEMM_COL_GROUP ? n_cols - g0 : GEMM_COL_GROUP;
-            const uint8_t *ag = a + (size_t)g0 * a_stride;
-            __m256 acc[GEMM_MAX_RM][GEMM_COL_GROUP];
-            for (int r = 0; r < rm; r++)
-                for (int c = 0; c < nc; c++)
-                    acc[r][c] = _mm256_setzero_ps();
-            for (int64_t i = 0; i < n / PHI_QK_K; i++) {
-                superblock_decoded dec[GEMM_MAX_RM];
-                for (int r = 0; r < rm; r++)
-                    superblock_decode(type, rows[r] + (size_t)i * w_bytes, &dec[r]);
-                int c = 0;
-                for (; c + rn <= nc; c += rn)
-                    gemm_tile_superblock(rm, rn, dec, ag, a_stride, i, acc, c);
-                switch (nc - c) { /* cases of rn and above never come */
-                case 5: gemm_tile_superblock(rm, 5 % rn, dec, ag, a_stride, i, acc, c); break;
-                case 4: gemm_tile_superblock(rm, 4 % rn, dec, ag, a_stride, i, acc, c); break;
-                case 3: gemm_tile_superblock(rm, 3 % rn, dec, ag, a_stride, i, acc, c); break;
-                case 2: gemm_tile_superblock(rm, 2 % rn, dec, ag, a_stride, i, acc, c); break;
-                case 1: gemm_tile_superblock(rm, 1 % rn, dec, ag, a_stride, i, acc, c); break;
-                default: break;
-                }
-            }
-            for (int r = 0; r < rm && r0 + r < n_rows; r++)
-                for (int c = 0; c < nc; c++)
-                    y[(size_t)(g0 + c) * y_stride + (size_t)(r0 + r)] = hsum_ps(acc[r][c]);
-        }
-    }
+    return _mm256_setzero_ps();
 }
 
-/* ---- the driver ---------------------------------------------------------- */
-
-/* One rm × rn tile of the float or block-32 family into out. */
-static inline __attribute__((always_inline)) void gemm_tile(
-    int64_t n, uint32_t type, int rm, int rn, const uint8_t *const w[GEMM_MAX_RM],
-    const uint8_t *a, size_t a_stride, float out[GEMM_MAX_RM][GEMM_MAX_RN])
+static inline float gemm_kacc_sum(gemm_kacc acc)
 {
-    if (gemm_block32_type(type))
-        gemm_tile_block32(n, type, rm, rn, w, a, a_stride, out);
-    else
-        gemm_tile_float(n, type, rm, rn, w, a, a_stride, out);
+    return hsum_ps(acc);
 }
 
-/* The phi_gemm_fn contract for the float and block-32 families: rm × rn
- * tiles, then the last columns in one narrower tile. */
-static inline __attribute__((always_inline)) void gemm_register_tiles(
-    int64_t n, uint32_t type, int rm, int rn, const void *w, size_t w_stride, int n_rows,
-    const uint8_t *a, size_t a_stride, int n_cols, float *y, size_t y_stride)
-{
-    float out[GEMM_MAX_RM][GEMM_MAX_RN];
-    for (int r0 = 0; r0 < n_rows; r0 += rm) {
-        const uint8_t *rows[GEMM_MAX_RM];
-        gemm_row_pointers(w, w_stride, r0, rm, n_rows, rows);
-        int c0 = 0;
-        for (; c0 + rn <= n_cols; c0 += rn) {
-            gemm_tile(n, type, rm, rn, rows, a + (size_t)c0 * a_stride, a_stride, out);
-            gemm_store(y, y_stride, r0, rm, n_rows, c0, rn, out);
-        }
-        int left = n_cols - c0;
-        const uint8_t *ac = a + (size_t)c0 * a_stride;
-        switch (left) { /* cases of rn and above never come */
-        case 5: gemm_tile(n, type, rm, 5 % rn, rows, ac, a_stride, out); break;
-        case 4: gemm_tile(n, type, rm, 4 % rn, rows, ac, a_stride, out); break;
-        case 3: gemm_tile(n, type, rm, 3 % rn, rows, ac, a_stride, out); break;
-        case 2: gemm_tile(n, type, rm, 2 % rn, rows, ac, a_stride, out); break;
-        case 1: gemm_tile(n, type, rm, 1 % rn, rows, ac, a_stride, out); break;
-        default: break;
-        }
-        if (left > 0)
-            gemm_store(y, y_stride, r0, rm, n_rows, c0, left, out);
-    }
-}
-
-/* gemm_<name> for weight type T (a constant, so each entry is its own
- * straight-line code). */
-#define PHI_X86_GEMM_ENTRY(T, name)                                                        \
-    static void gemm_##name(int64_t n, const void *w, size_t w_stride, int n_rows,         \
-                            const void *a, size_t a_stride, int n_cols, float *y,          \
-                            size_t y_stride)                                               \
-    {                                                                                      \
-        const uint8_t *ab = a;                                                             \
-        if (gemm_superblock_type(PHI_DT_##T))                                              \
-            gemm_superblocks(n, PHI_DT_##T, GEMM_RM_K, GEMM_RN_K, w, w_stride, n_rows, ab, \
-                             a_stride, n_cols, y, y_stride);                               \
-        else if (gemm_block32_type(PHI_DT_##T))                                            \
-            gemm_register_tiles(n, PHI_DT_##T, GEMM_RM_B32, GEMM_RN_B32, w, w_stride,      \
-                                n_rows, ab, a_stride, n_cols, y, y_stride);                \
-        else                                                                               \
-            gemm_register_tiles(n, PHI_DT_##T, GEMM_RM_F, GEMM_RN_F, w, w_stride, n_rows,  \
-                                ab, a_stride, n_cols, y, y_stride);                        \
-    }
 /* The types with a gemm, as X(TYPE, name); Q4_1, Q5_1 and IQ4_XS keep the
  * vec_dot loop. */
 #define PHI_X86_GEMM_TYPES(X)                                                              \
     X(F32, f32) X(F16, f16) X(BF16, bf16) X(Q8_0, q8_0) X(Q4_0, q4_0) X(Q5_0, q5_0)        \
     X(IQ4_NL, iq4_nl) X(Q2_K, q2_k) X(Q3_K, q3_k) X(Q4_K, q4_k) X(Q5_K, q5_k) X(Q6_K, q6_k)
-PHI_X86_GEMM_TYPES(PHI_X86_GEMM_ENTRY)
+PHI_X86_GEMM_TYPES(PHI_GEMM_ENTRY)
 
 #endif

@@ -163,6 +163,19 @@ static inline int32x4_t neon_dot(int32x4_t acc, int8x16_t w, int8x16_t a)
 
 NEON_BLOCK_DOTS
 
+/* ---- matrix products: gemm_neon.h ------------------------------------ */
+
+/* Tiles for the 32 vector registers as GCC allocates them (few spills):
+ * blocks of 32 only 2 × 4, as the widening multiplies of neon_dot need
+ * temporaries (8 accumulators, 4 registers of weights, 2 of activations);
+ * super-blocks 4 × 4 (16 int32 sums, one group of 16 quants per row, a
+ * column's 16 activations). */
+enum { GEMM_RM_B32 = 2, GEMM_RN_B32 = 4, GEMM_RM_K = 4, GEMM_RN_K = 4 };
+#include "kernels/gemm_neon.h"
+PHI_NEON_GEMM_FLOAT_TYPES(PHI_GEMM_ENTRY)
+PHI_BLOCK32_TYPES(PHI_GEMM_ENTRY)
+PHI_SUPERBLOCK_TYPES(PHI_GEMM_ENTRY)
+
 /* ---- float vector helpers -------------------------------------------- */
 
 /* Multiply then add, not FMA: two roundings, as in the scalar twin, so the
@@ -337,6 +350,11 @@ void phi_kernels_init_neon(phi_kernels *k)
     PHI_BLOCK32_TYPES(SET_DOT)
     PHI_SUPERBLOCK_TYPES(SET_DOT)
 #undef SET_DOT
+#define SET_GEMM(T, name) k->gemm[PHI_DT_##T] = gemm_##name;
+    PHI_NEON_GEMM_FLOAT_TYPES(SET_GEMM)
+    PHI_BLOCK32_TYPES(SET_GEMM)
+    PHI_SUPERBLOCK_TYPES(SET_GEMM)
+#undef SET_GEMM
 
     k->dot_f32 = dot_f32;
     k->axpy_f32 = axpy_f32;

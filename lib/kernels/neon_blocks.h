@@ -1,7 +1,8 @@
 /* The quantized dot products of neon.c and neon_dotprod.c, which differ only
  * in how 16 int8 products become int32 lanes: each file defines neon_dot,
- * and NEON_BLOCK_DOTS writes every block type's vec_dot over it. Static
- * inline, so each file compiles them with its own instruction-set flags.
+ * and NEON_BLOCK_DOTS writes every block type's vec_dot over it. The
+ * unpacking helpers here also feed gemm_neon.h's tiles. Static inline, so
+ * each file compiles them with its own instruction-set flags.
  * Every weight is unpacked to its signed integer q (all of them fit an int8:
  * -127..113 for the codebook, -32..31 or 0..31 for the rest), the sums inside
  * a block or super-block are exact in int32, and only the float part differs
@@ -178,41 +179,58 @@ static inline uint8x16_t neon_bits2(uint8x16_t q, int j)
 /* Q2_K and Q3_K share the 2-bit walk: element 128h + 32j + l in bits 2j of
  * qs[32h + l], group 8h + 2j (l < 16) or 8h + 2j + 1. Q3_K adds bit 4h + j of
  * hmask[l] as bit 2 and takes 4 off; Q2_K's mins go through bsums. */
+
+/* The 16 group scales of Q2_K (q3 false) or Q3_K super-block x into scales;
+ * returns Q2_K's mins (zero for Q3_K, whose offset is in its q). */
+static inline uint8x16_t neon_q23k_scales(const uint8_t *x, bool q3, int8_t scales[16])
+{
+    if (q3) {
+        phi_unpack_q3k_scales(((const phi_block_q3_k *)x)->scales, scales);
+        return vdupq_n_u8(0);
+    }
+    uint8x16_t packed = vld1q_u8(((const phi_block_q2_k *)x)->scales);
+    vst1q_s8(scales, vreinterpretq_s8_u8(vandq_u8(packed, vdupq_n_u8(0x0f))));
+    return vshrq_n_u8(packed, 4);
+}
+
+/* Elements 128h + 32j + 16half .. + 15 as signed q, from q (qs + 32h +
+ * 16half) and, for Q3_K, hmask (its hmask + 16half). */
+static inline int8x16_t neon_q23k_values(uint8x16_t q, uint8x16_t hmask, int h, int j, bool q3)
+{
+    int8x16_t u = vreinterpretq_s8_u8(neon_bits2(q, j));
+    if (!q3)
+        return u;
+    uint8x16_t high = vdupq_n_u8((uint8_t)(1 << (4 * h + j)));
+    uint8x16_t hbit = vandq_u8(vtstq_u8(hmask, high), vdupq_n_u8(4));
+    return vsubq_s8(vorrq_s8(u, vreinterpretq_s8_u8(hbit)), vdupq_n_s8(4));
+}
+
 static inline __attribute__((always_inline)) float
 neon_dot_q23_k(int64_t n, const void *w, const phi_block_q8_k *y, bool q3)
 {
+    const size_t w_bytes = q3 ? sizeof(phi_block_q3_k) : sizeof(phi_block_q2_k);
     float sum = 0.0f;
     for (int64_t i = 0; i < n / PHI_QK_K; i++, y++) {
-        const phi_block_q2_k *x2 = (const phi_block_q2_k *)w + i;
-        const phi_block_q3_k *x3 = (const phi_block_q3_k *)w + i;
+        const uint8_t *x = (const uint8_t *)w + (size_t)i * w_bytes;
+        const phi_block_q2_k *x2 = (const phi_block_q2_k *)x;
+        const phi_block_q3_k *x3 = (const phi_block_q3_k *)x;
         const uint8_t *qs = q3 ? x3->qs : x2->qs;
         int8_t scales[16];
+        uint8x16_t mins = neon_q23k_scales(x, q3, scales);
+        int32_t msum = q3 ? 0 : neon_min_sum(mins, y->bsums);
         uint8x16_t hmask[2] = {vdupq_n_u8(0), vdupq_n_u8(0)};
-        int32_t msum = 0;
         if (q3) {
-            phi_unpack_q3k_scales(x3->scales, scales);
             hmask[0] = vld1q_u8(x3->hmask);
             hmask[1] = vld1q_u8(x3->hmask + 16);
-        } else {
-            uint8x16_t packed = vld1q_u8(x2->scales);
-            vst1q_s8(scales, vreinterpretq_s8_u8(vandq_u8(packed, vdupq_n_u8(0x0f))));
-            msum = neon_min_sum(vshrq_n_u8(packed, 4), y->bsums);
         }
         int32x4_t isum = vdupq_n_s32(0);
         for (int h = 0; h < 2; h++) {
             uint8x16_t q[2] = {vld1q_u8(qs + 32 * h), vld1q_u8(qs + 32 * h + 16)};
-            for (int j = 0; j < 4; j++) {
-                uint8x16_t high = vdupq_n_u8((uint8_t)(1 << (4 * h + j)));
-                for (int half = 0; half < 2; half++) {
-                    int8x16_t u = vreinterpretq_s8_u8(neon_bits2(q[half], j));
-                    if (q3) {
-                        uint8x16_t hbit = vandq_u8(vtstq_u8(hmask[half], high), vdupq_n_u8(4));
-                        u = vsubq_s8(vorrq_s8(u, vreinterpretq_s8_u8(hbit)), vdupq_n_s8(4));
-                    }
-                    isum = neon_scaled16(isum, scales[8 * h + 2 * j + half], u,
+            for (int j = 0; j < 4; j++)
+                for (int half = 0; half < 2; half++)
+                    isum = neon_scaled16(isum, scales[8 * h + 2 * j + half],
+                                         neon_q23k_values(q[half], hmask[half], h, j, q3),
                                          y->qs + 128 * h + 32 * j + 16 * half);
-                }
-            }
         }
         float d = neon_fp16_to_f32(q3 ? x3->d : x2->d);
         sum += neon_superblock_sum(y, d, q3 ? 0.0f : neon_fp16_to_f32(x2->dmin), isum, msum);
@@ -224,10 +242,34 @@ neon_dot_q23_k(int64_t n, const void *w, const phi_block_q8_k *y, bool q3)
  * nibbles (sub-block 2c, elements 64c + l) and the high ones (2c + 1);
  * Q5_K ORs in bit 2c / 2c + 1 of qh[l] as bit 4. Each sub-block's min
  * covers two bsums. */
+
+/* 8 bytes, one per 32-element sub-block, to 16, one per group of 16. */
+static inline uint8x16_t neon_per_group16(uint8x8_t v)
+{
+    return vcombine_u8(vzip1_u8(v, v), vzip2_u8(v, v));
+}
+
+/* Elements 64c + 16half .. + 15 (val[0], sub-block 2c) and the 16 from
+ * 64c + 32 + 16half (val[1], sub-block 2c + 1), from qs and, for Q5_K, qh
+ * (its qh + 16half). */
+static inline int8x16x2_t neon_q45k_values(const uint8_t *qs, uint8x16_t qh, int c, int half,
+                                           bool q5)
+{
+    const uint8x16_t low4 = vdupq_n_u8(0x0f), bit4 = vdupq_n_u8(0x10);
+    uint8x16_t b = vld1q_u8(qs + 32 * c + 16 * half);
+    uint8x16_t l = vandq_u8(b, low4), u = vshrq_n_u8(b, 4);
+    if (q5) {
+        uint8x16_t bit_l = vdupq_n_u8((uint8_t)(1 << 2 * c));
+        uint8x16_t bit_u = vdupq_n_u8((uint8_t)(2 << 2 * c));
+        l = vorrq_u8(l, vandq_u8(vtstq_u8(qh, bit_l), bit4));
+        u = vorrq_u8(u, vandq_u8(vtstq_u8(qh, bit_u), bit4));
+    }
+    return (int8x16x2_t){{vreinterpretq_s8_u8(l), vreinterpretq_s8_u8(u)}};
+}
+
 static inline __attribute__((always_inline)) float
 neon_dot_q45_k(int64_t n, const void *w, const phi_block_q8_k *y, bool q5)
 {
-    const uint8x16_t low4 = vdupq_n_u8(0x0f), bit4 = vdupq_n_u8(0x10);
     float sum = 0.0f;
     for (int64_t i = 0; i < n / PHI_QK_K; i++, y++) {
         const phi_block_q4_k *x4 = (const phi_block_q4_k *)w + i;
@@ -235,8 +277,7 @@ neon_dot_q45_k(int64_t n, const void *w, const phi_block_q8_k *y, bool q5)
         const uint8_t *qs = q5 ? x5->qs : x4->qs;
         uint8_t sc[8], m[8];
         phi_unpack_q4k_scales(q5 ? x5->scales : x4->scales, sc, m);
-        uint8x8_t mv = vld1_u8(m);
-        int32_t msum = neon_min_sum(vcombine_u8(vzip1_u8(mv, mv), vzip2_u8(mv, mv)), y->bsums);
+        int32_t msum = neon_min_sum(neon_per_group16(vld1_u8(m)), y->bsums);
         uint8x16_t qh[2] = {vdupq_n_u8(0), vdupq_n_u8(0)};
         if (q5) {
             qh[0] = vld1q_u8(x5->qh);
@@ -246,17 +287,10 @@ neon_dot_q45_k(int64_t n, const void *w, const phi_block_q8_k *y, bool q5)
         for (int c = 0; c < 4; c++) {
             int32x4_t lo = vdupq_n_s32(0), hi = lo;
             for (int half = 0; half < 2; half++) {
-                uint8x16_t b = vld1q_u8(qs + 32 * c + 16 * half);
-                uint8x16_t l = vandq_u8(b, low4), u = vshrq_n_u8(b, 4);
-                if (q5) {
-                    uint8x16_t bit_l = vdupq_n_u8((uint8_t)(1 << 2 * c));
-                    uint8x16_t bit_u = vdupq_n_u8((uint8_t)(2 << 2 * c));
-                    l = vorrq_u8(l, vandq_u8(vtstq_u8(qh[half], bit_l), bit4));
-                    u = vorrq_u8(u, vandq_u8(vtstq_u8(qh[half], bit_u), bit4));
-                }
+                int8x16x2_t q = neon_q45k_values(qs, qh[half], c, half, q5);
                 const int8_t *a = y->qs + 64 * c + 16 * half;
-                lo = neon_dot(lo, vreinterpretq_s8_u8(l), vld1q_s8(a));
-                hi = neon_dot(hi, vreinterpretq_s8_u8(u), vld1q_s8(a + 32));
+                lo = neon_dot(lo, q.val[0], vld1q_s8(a));
+                hi = neon_dot(hi, q.val[1], vld1q_s8(a + 32));
             }
             isum = vmlaq_n_s32(isum, lo, sc[2 * c]);
             isum = vmlaq_n_s32(isum, hi, sc[2 * c + 1]);
@@ -270,28 +304,37 @@ neon_dot_q45_k(int64_t n, const void *w, const phi_block_q8_k *y, bool q5)
 /* Q6_K: per half h and 16 columns k, ql[l] and ql[l + 32] give the low
  * nibbles of groups 0, 1 (low nibbles) and 2, 3 (high nibbles) of that half,
  * qh[l]'s 2-bit fields bits 4-5; q = u - 32. */
+
+/* Elements 128h + 32g + 16k .. + 15 of groups g = 0..3 as signed q. */
+static inline void neon_q6k_values(const phi_block_q6_k *x, int h, int k, int8x16_t q[4])
+{
+    const uint8x16_t low4 = vdupq_n_u8(0x0f), three = vdupq_n_u8(3);
+    const int8x16_t off = vdupq_n_s8(32);
+    uint8x16_t l0 = vld1q_u8(x->ql + 64 * h + 16 * k);
+    uint8x16_t l1 = vld1q_u8(x->ql + 64 * h + 32 + 16 * k);
+    uint8x16_t hb = vld1q_u8(x->qh + 32 * h + 16 * k);
+    uint8x16_t u[4] = {
+        vorrq_u8(vandq_u8(l0, low4), vshlq_n_u8(vandq_u8(hb, three), 4)),
+        vorrq_u8(vandq_u8(l1, low4), vshlq_n_u8(vandq_u8(vshrq_n_u8(hb, 2), three), 4)),
+        vorrq_u8(vshrq_n_u8(l0, 4), vshlq_n_u8(vandq_u8(vshrq_n_u8(hb, 4), three), 4)),
+        vorrq_u8(vshrq_n_u8(l1, 4), vshlq_n_u8(vshrq_n_u8(hb, 6), 4)),
+    };
+    for (int g = 0; g < 4; g++)
+        q[g] = vsubq_s8(vreinterpretq_s8_u8(u[g]), off);
+}
+
 static inline float neon_dot_q6_k(int64_t n, const void *w, const phi_block_q8_k *y)
 {
     const phi_block_q6_k *x = w;
-    const uint8x16_t low4 = vdupq_n_u8(0x0f), three = vdupq_n_u8(3);
-    const int8x16_t off = vdupq_n_s8(32);
     float sum = 0.0f;
     for (int64_t i = 0; i < n / PHI_QK_K; i++, x++, y++) {
         int32x4_t isum = vdupq_n_s32(0);
         for (int h = 0; h < 2; h++)
             for (int k = 0; k < 2; k++) {
-                uint8x16_t l0 = vld1q_u8(x->ql + 64 * h + 16 * k);
-                uint8x16_t l1 = vld1q_u8(x->ql + 64 * h + 32 + 16 * k);
-                uint8x16_t hb = vld1q_u8(x->qh + 32 * h + 16 * k);
-                uint8x16_t u[4] = {
-                    vorrq_u8(vandq_u8(l0, low4), vshlq_n_u8(vandq_u8(hb, three), 4)),
-                    vorrq_u8(vandq_u8(l1, low4), vshlq_n_u8(vandq_u8(vshrq_n_u8(hb, 2), three), 4)),
-                    vorrq_u8(vshrq_n_u8(l0, 4), vshlq_n_u8(vandq_u8(vshrq_n_u8(hb, 4), three), 4)),
-                    vorrq_u8(vshrq_n_u8(l1, 4), vshlq_n_u8(vshrq_n_u8(hb, 6), 4)),
-                };
+                int8x16_t q[4];
+                neon_q6k_values(x, h, k, q);
                 for (int g = 0; g < 4; g++)
-                    isum = neon_scaled16(isum, x->scales[8 * h + 2 * g + k],
-                                         vsubq_s8(vreinterpretq_s8_u8(u[g]), off),
+                    isum = neon_scaled16(isum, x->scales[8 * h + 2 * g + k], q[g],
                                          y->qs + 128 * h + 32 * g + 16 * k);
             }
         sum += neon_superblock_sum(y, neon_fp16_to_f32(x->d), 0.0f, isum, 0);
