@@ -55,6 +55,14 @@ size_t phi_op_matmul_scratch(uint32_t weight_type, int64_t cols, int32_t n)
     return (row + sums_bytes(weight_type, cols)) * (size_t)n + 4;
 }
 
+/* Whether the loader packs t: the level packs its type, t has a whole group
+ * and is not packed yet. */
+static bool packs(const phi_kernels *k, const phi_tensor *t)
+{
+    return k->pack_weights && k->gemm_packed[t->type] && t->ne[1] >= PHI_PACK_ROWS &&
+           !t->packed_rows;
+}
+
 int phi_op_pack_matrices(phi_mem *mem, const phi_kernels *k, phi_tensor *const *mats,
                          size_t n_mats, bool in_place, void **copies, phi_err *err)
 {
@@ -62,8 +70,7 @@ int phi_op_pack_matrices(phi_mem *mem, const phi_kernels *k, phi_tensor *const *
     size_t total = 0, temp = 0;
     for (size_t i = 0; i < n_mats; i++) {
         phi_tensor *t = mats[i];
-        int64_t groups = t->ne[1] / PHI_PACK_ROWS;
-        if (!k->pack_weights || !k->gemm_packed[t->type] || groups == 0 || t->packed_rows)
+        if (!packs(k, t))
             continue;
         size_t group_bytes = t->nbytes / (size_t)t->ne[1] * PHI_PACK_ROWS;
         total += (t->nbytes + 63) & ~(size_t)63; /* each copy on a cache line */
@@ -83,9 +90,9 @@ int phi_op_pack_matrices(phi_mem *mem, const phi_kernels *k, phi_tensor *const *
     uint8_t *next = dst;
     for (size_t i = 0; i < n_mats; i++) {
         phi_tensor *t = mats[i];
-        int64_t groups = t->ne[1] / PHI_PACK_ROWS;
-        if (!k->pack_weights || !k->gemm_packed[t->type] || groups == 0 || t->packed_rows)
+        if (!packs(k, t))
             continue;
+        int64_t groups = t->ne[1] / PHI_PACK_ROWS;
         size_t row_bytes = t->nbytes / (size_t)t->ne[1], group_bytes = row_bytes * PHI_PACK_ROWS;
         const uint8_t *src = t->data;
         uint8_t *out = in_place ? (uint8_t *)t->data : next;

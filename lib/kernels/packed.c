@@ -17,13 +17,6 @@ int phi_packed_offset(uint32_t type)
     return type == PHI_DT_Q4_0 ? 8 : type == PHI_DT_Q8_0 ? 128 : 0;
 }
 
-/* Where byte k (0 .. quant bytes of a block) of row r sits in a packed block
- * column: 4 bytes per row per vector. */
-static size_t packed_byte(int r, int k)
-{
-    return PHI_PACK_SCALES + (size_t)(k / 4) * PHI_PACK_VECTOR + (size_t)r * 4 + (size_t)(k % 4);
-}
-
 /* Quant bytes per block; in the file's layout they follow the fp16 scale d. */
 static int quant_bytes(uint32_t type)
 {
@@ -41,7 +34,7 @@ void phi_pack_group(uint32_t type, int64_t n, const void *rows, size_t row_bytes
             const uint8_t *x = (const uint8_t *)rows + (size_t)r * row_bytes + (size_t)b * block;
             memcpy(out + 2 * r, x, 2);
             for (int k = 0; k < nq; k++)
-                out[packed_byte(r, k)] = x[2 + k] ^ flip;
+                out[phi_packed_byte(r, k)] = x[2 + k] ^ flip;
         }
     }
 }
@@ -56,7 +49,7 @@ void phi_unpack_row(uint32_t type, int64_t n, const void *group, int r, void *ro
     for (int64_t b = 0; b < n / PHI_QK32; b++, in += column, x += block) {
         memcpy(x, in + 2 * r, 2);
         for (int k = 0; k < nq; k++)
-            x[2 + k] = in[packed_byte(r, k)] ^ flip;
+            x[2 + k] = in[phi_packed_byte(r, k)] ^ flip;
     }
 }
 

@@ -46,6 +46,13 @@ enum {
                              PHI_DT_##T);                                                      \
     }
 
+/* Where quant byte k (0 .. 15 for Q4_0, 0 .. 31 for Q8_0) of row r lies in a
+ * block column: vector k / 4, lane r, byte k % 4. */
+static inline size_t phi_packed_byte(int r, int k)
+{
+    return PHI_PACK_SCALES + (size_t)(k / 4) * PHI_PACK_VECTOR + (size_t)r * 4 + (size_t)(k % 4);
+}
+
 /* Whether `type` has a packed layout (Q4_0, Q8_0). */
 bool phi_packed_type(uint32_t type);
 

@@ -204,8 +204,8 @@ PHI_BLOCK32_TYPES(BLOCKS32)
 static inline int packed_value(uint32_t type, const uint8_t *column, int r, int j)
 {
     if (type == PHI_DT_Q8_0)
-        return column[PHI_PACK_SCALES + (j / 4) * PHI_PACK_VECTOR + r * 4 + j % 4];
-    uint8_t byte = column[PHI_PACK_SCALES + (j % 16 / 4) * PHI_PACK_VECTOR + r * 4 + j % 4];
+        return column[phi_packed_byte(r, j)];
+    uint8_t byte = column[phi_packed_byte(r, j % 16)]; /* elements j and j + 16 */
     return j < 16 ? byte & 15 : byte >> 4;
 }
 
