@@ -214,7 +214,7 @@ static int unicode_escape(parser *p, uint32_t *cp)
                        (unsigned)*cp);
     if (*cp < 0xD800 || *cp > 0xDBFF)
         return PHI_OK;
-    uint32_t low;
+    uint32_t low = 0;
     if (p->pos + 1 >= p->len || p->s[p->pos] != '\\' || p->s[p->pos + 1] != 'u' ||
         hex4(p, p->pos + 2, &low) != PHI_OK || low < 0xDC00 || low > 0xDFFF)
         return fail_at(p, at, "unpaired high surrogate \\u%04X (a low surrogate \\uDC00-\\uDFFF must follow)",
@@ -278,7 +278,7 @@ static int parse_string(parser *p, phi_json_value *v)
             out[n++] = (char)byte;
             p->pos += 2;
         } else if (e == 'u') {
-            uint32_t cp;
+            uint32_t cp = 0;
             int rc = unicode_escape(p, &cp);
             if (rc != PHI_OK)
                 return rc;

@@ -143,7 +143,9 @@ static inline __attribute__((always_inline)) void gemm_register_tiles(
     int64_t n, uint32_t type, int rm, int rn, const void *w, size_t w_stride, int n_rows,
     const uint8_t *a, size_t a_stride, int n_cols, float *y, size_t y_stride)
 {
-    float out[GEMM_MAX_RM][GEMM_MAX_RN];
+    /* Zeroed once so that gcc -O3 does not take gemm_store's reads of the
+     * entries a tile wrote for uninitialized ones. */
+    float out[GEMM_MAX_RM][GEMM_MAX_RN] = {{0}};
     for (int r0 = 0; r0 < n_rows; r0 += rm) {
         const uint8_t *rows[GEMM_MAX_RM];
         gemm_row_pointers(w, w_stride, r0, rm, n_rows, rows);

@@ -216,7 +216,7 @@ int phi_chat_render(int format, const phi_chat_message *msgs, size_t n, const ch
         marker(&w, "<|im_end|>");
     }
     for (size_t i = 0; i < n; i++) {
-        const char *open, *close;
+        const char *open = "", *close = ""; /* check_messages refused unknown roles */
         role_markers(format, msgs[i].role, &open, &close);
         if (is_mini(format) && i == 0 && starts_with_system) {
             mini_system(&w, format, msgs[i].content, tools, flags);
