@@ -592,8 +592,7 @@ static void packed_case(const phi_kernels *k, uint32_t type, int64_t n, int grou
         gemm_fill_row(type, fill, r, n, w + (size_t)r * w_row);
     for (int c = 0; c < cols; c++) {
         gemm_fill_col(type, fill, c, n, x, a + (size_t)c * a_row);
-        if (f->act == PHI_DT_Q8_0) /* Q8_K rows carry their own */
-            phi_act_block_sums(a + (size_t)c * a_row, n, sums + (size_t)c * (size_t)nb);
+        phi_act_block_sums(a + (size_t)c * a_row, n, sums + (size_t)c * (size_t)nb);
     }
     int bad = 0;
     for (int g = 0; g < groups; g++) {
@@ -615,8 +614,7 @@ static void packed_case(const phi_kernels *k, uint32_t type, int64_t n, int grou
             float got = y[(size_t)c * y_stride + (size_t)r];
             float want = scalar_k->vec_dot[type](n, wr, ac);
             bad += k == scalar_k ? !same_float(got, want)
-                                 : !block_dot_close(k, f, n / f->block, wr, ac, got, want,
-                                                    fills[fill]);
+                                 : !block_dot_close(k, f, nb, wr, ac, got, want, fills[fill]);
         }
         for (size_t r = (size_t)rows; r < y_stride; r++)
             bad += y[(size_t)c * y_stride + r] != gap;
@@ -637,13 +635,11 @@ static void packed_case(const phi_kernels *k, uint32_t type, int64_t n, int grou
 static void test_packed(const phi_kernels *k, uint32_t type)
 {
     static const int cols[] = {1, 2, 3, 4, 5, 7, 9};
-    const block_format *f = format_of(type);
-    const int64_t sizes[2] = {f->block, (f->block == 32 ? 37 : 13) * f->block};
-    for (int s = 0; s < 2; s++)
+    for (int64_t n = 32; n <= 37 * 32; n += 36 * 32)
         for (int fill = GEMM_RANDOM; fill <= GEMM_ZEROS; fill++)
             for (int groups = 1; groups <= 3; groups++)
                 for (size_t c = 0; c < sizeof cols / sizeof *cols; c++)
-                    packed_case(k, type, sizes[s], groups, cols[c], (enum gemm_fill)fill);
+                    packed_case(k, type, n, groups, cols[c], (enum gemm_fill)fill);
 }
 
 /* ---- quantize_act: byte-identical ------------------------------------ */

@@ -37,7 +37,7 @@ static bool use_blas(uint32_t weight_type, int32_t n)
 /* Bytes of one token's activation block sums for packed weights. */
 static size_t sums_bytes(uint32_t weight_type, int64_t cols)
 {
-    return phi_packed_offset(weight_type) ? (size_t)(cols / 32) * sizeof(int32_t) : 0;
+    return phi_packed_type(weight_type) ? (size_t)(cols / 32) * sizeof(int32_t) : 0;
 }
 
 size_t phi_op_matmul_scratch(uint32_t weight_type, int64_t cols, int32_t n)
@@ -143,7 +143,7 @@ static void quantize_rows(void *opaque, int ith, int nth)
     int64_t cols = j->w->ne[0];
     for (long t = t0; t < t1; t++) {
         j->k->quantize_act[j->act_type](j->x + t * cols, (char *)j->act + t * j->act_row, cols);
-        if (j->w->packed_rows && j->act_type == PHI_DT_Q8_0)
+        if (j->w->packed_rows)
             phi_act_block_sums((const char *)j->act + t * j->act_row, cols,
                                j->sums + t * (cols / 32));
     }
@@ -324,7 +324,7 @@ void phi_op_get_row(const phi_runtime *rt, const phi_tensor *w, int64_t row, flo
     const phi_dtype_info *info = phi_dtype_get(w->type);
     const size_t column = (size_t)info->block_bytes * PHI_PACK_ROWS;
     const char *group = (const char *)w->data + (size_t)(row / PHI_PACK_ROWS) * PHI_PACK_ROWS * w_row;
-    _Alignas(64) unsigned char one[256]; /* a block of any packed type */
+    unsigned char one[64]; /* a block of Q4_0 or Q8_0 */
     for (int64_t b = 0; b < w->ne[0] / info->block; b++, dst += info->block) {
         phi_unpack_row(w->type, info->block, group + (size_t)b * column, (int)(row % PHI_PACK_ROWS),
                        one);

@@ -470,8 +470,7 @@ static int place_tensors(phi_source *src, struct ref *refs, const uint64_t *offs
                          size_t data_start, uint32_t alignment, phi_err *err)
 {
     /* A file read into memory gets its data section on a cache line. */
-    size_t shift = data_start <= src->file.size
-                       ? phi_mapped_file_align_tail(&src->file, data_start, 64) : 0;
+    size_t shift = phi_mapped_file_align_tail(&src->file, data_start, 64);
     size_t size = src->file.size;
     char n1[80], n2[80]; /* tensor names made printable for messages */
     size_t room = data_start <= size ? size - data_start : 0;
