@@ -124,6 +124,17 @@ typedef struct {
 
 #define TWELVE(op) op(0) op(1) op(2) op(3) op(4) op(5) op(6) op(7) op(8) op(9) op(10) op(11)
 
+/* The body every peak kernel shares, over its own INIT(k), STEP(k) and
+ * SUM(k): the chains set up, `iters` steps of each, then summed into s (of
+ * type T, starting at zero) so that no step is dead code. */
+#define RUN_CHAINS(T, zero)                                                                    \
+    TWELVE(INIT)                                                                               \
+    for (long i = 0; i < iters; i++) {                                                         \
+        TWELVE(STEP)                                                                           \
+    }                                                                                          \
+    T s = zero;                                                                                \
+    TWELVE(SUM)
+
 #ifdef HAVE_X86_FMA
 __attribute__((target("avx512f"))) static float fma_avx512(long iters)
 {
@@ -131,12 +142,7 @@ __attribute__((target("avx512f"))) static float fma_avx512(long iters)
 #define INIT(k) __m512 a##k = _mm512_set1_ps(1.0f + (k) * 1e-3f);
 #define STEP(k) a##k = _mm512_fmadd_ps(a##k, mul, add);
 #define SUM(k) s = _mm512_add_ps(s, a##k);
-    TWELVE(INIT)
-    for (long i = 0; i < iters; i++) {
-        TWELVE(STEP)
-    }
-    __m512 s = _mm512_setzero_ps();
-    TWELVE(SUM)
+    RUN_CHAINS(__m512, _mm512_setzero_ps())
     return _mm512_reduce_add_ps(s);
 #undef INIT
 #undef STEP
@@ -149,12 +155,7 @@ __attribute__((target("avx2,fma"))) static float fma_avx2(long iters)
 #define INIT(k) __m256 a##k = _mm256_set1_ps(1.0f + (k) * 1e-3f);
 #define STEP(k) a##k = _mm256_fmadd_ps(a##k, mul, add);
 #define SUM(k) s = _mm256_add_ps(s, a##k);
-    TWELVE(INIT)
-    for (long i = 0; i < iters; i++) {
-        TWELVE(STEP)
-    }
-    __m256 s = _mm256_setzero_ps();
-    TWELVE(SUM)
+    RUN_CHAINS(__m256, _mm256_setzero_ps())
     float out[8];
     _mm256_storeu_ps(out, s);
     return out[0] + out[1] + out[2] + out[3] + out[4] + out[5] + out[6] + out[7];
@@ -174,12 +175,7 @@ __attribute__((target("avx512f,avx512bw,avx512vnni"))) static float dot_vnni512(
 #define INIT(k) __m512i s##k = _mm512_set1_epi32(k);
 #define STEP(k) s##k = _mm512_dpbusd_epi32(s##k, u, w);
 #define SUM(k) s = _mm512_add_epi32(s, s##k);
-    TWELVE(INIT)
-    for (long i = 0; i < iters; i++) {
-        TWELVE(STEP)
-    }
-    __m512i s = _mm512_setzero_si512();
-    TWELVE(SUM)
+    RUN_CHAINS(__m512i, _mm512_setzero_si512())
     return (float)_mm512_reduce_add_epi32(s);
 #undef INIT
 #undef STEP
@@ -194,12 +190,7 @@ __attribute__((target("avx2"))) static float dot_avx2(long iters)
     __asm__ volatile("" : "+x"(u));                                                    \
     s##k = _mm256_add_epi32(s##k, _mm256_madd_epi16(_mm256_maddubs_epi16(u, w), ones));
 #define SUM(k) s = _mm256_add_epi32(s, s##k);
-    TWELVE(INIT)
-    for (long i = 0; i < iters; i++) {
-        TWELVE(STEP)
-    }
-    __m256i s = _mm256_setzero_si256();
-    TWELVE(SUM)
+    RUN_CHAINS(__m256i, _mm256_setzero_si256())
     int32_t out[8];
     _mm256_storeu_si256((__m256i *)out, s);
     return (float)(out[0] + out[1] + out[2] + out[3] + out[4] + out[5] + out[6] + out[7]);
@@ -217,12 +208,7 @@ static float fma_generic(long iters)
 #define INIT(k) f4 a##k = {1.0f + (k) * 1e-3f, 1.0f, 1.0f, 1.0f};
 #define STEP(k) a##k = a##k * mul + add;
 #define SUM(k) s += a##k;
-    TWELVE(INIT)
-    for (long i = 0; i < iters; i++) {
-        TWELVE(STEP)
-    }
-    f4 s = {0, 0, 0, 0};
-    TWELVE(SUM)
+    RUN_CHAINS(f4, ((f4){0, 0, 0, 0}))
     return s[0] + s[1] + s[2] + s[3];
 #undef INIT
 #undef STEP
