@@ -296,7 +296,7 @@ def run(cmd):
     return p.returncode, p.stdout, p.stderr
 
 
-def check_run(bench, path, shape, tensors):
+def check_run(bench, path, shape, tensors, one_run):
     layer_bytes = sum(t["nbytes"] for n, t in tensors.items()
                       if n.startswith("blk.") and len(t["dims"]) == 2)
     out_t = tensors.get("output.weight", tensors["token_embd.weight"])
@@ -341,6 +341,8 @@ def check_run(bench, path, shape, tensors):
                         rel_tol=1e-3), "tg_stream_pct")
     expect(0 < j["tg_cpu_share"] <= 1.05 and 0 < j["pp_cpu_share"] <= 1.05, "CPU shares")
     expect(j["logits_finite"] is True, "logits are not finite")
+    if one_run:
+        return
 
     rc, out, err = run([bench, "-m", path, "-p", str(p), "-n", str(n), "-r", "1", "-t", "1",
                         "--no-machine", "--kv-type", "f32", "--json"])
@@ -375,6 +377,8 @@ def main():
     ap.add_argument("--type", required=True)
     ap.add_argument("--layers", type=int, required=True)
     ap.add_argument("--vocab", type=int)
+    ap.add_argument("--one-run", action="store_true",
+                    help="only the measured run, not the f32 K/V, refused K/V type and table runs")
     a = ap.parse_args()
     shape = dict(SHAPES[a.shape], n_layer=a.layers)
     if a.vocab:
@@ -388,7 +392,7 @@ def main():
         rc, out, err = run(cmd)
         expect(rc == 0, f"{' '.join(cmd)} failed ({rc}): {err}")
         tensors = check_file(path, shape, a.type)
-        check_run(a.bench, path, shape, tensors)
+        check_run(a.bench, path, shape, tensors, a.one_run)
     print("check_bench: OK")
 
 
