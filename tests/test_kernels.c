@@ -568,7 +568,7 @@ static void test_gemm(const phi_kernels *k, uint32_t type)
                     gemm_case(k, type, sizes[s], counts[i], counts[j], (enum gemm_fill)fill);
 }
 
-/* ---- packed groups of 16 rows (kernels/packed.h) -----------------------
+/* ---- packed groups of 64 rows (kernels/packed.h) -----------------------
  * Rows filled as for gemm, packed a group at a time; every row must unpack
  * to its bytes, the scalar packed kernel must give the scalar vec_dot's
  * float exactly (it is the same arithmetic in the same order), and a level's

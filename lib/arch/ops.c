@@ -11,11 +11,12 @@
 /* Prefill work items are ROW_TILE weight rows × TOKEN_TILE tokens: 16 rows of
  * a 3072-wide Q4_0 matrix are ~27 KiB and 32 tokens of its Q8_0 activations
  * ~100 KiB, so a tile's weights stay in L1/L2 while its tokens pass over
- * them, and a thread's next item usually reuses the same weight rows. */
+ * them, and a thread's next item usually reuses the same weight rows. A
+ * packed matrix's tiles are its groups (PHI_PACK_ROWS rows), which its
+ * kernel walks a quarter at a time. */
 enum { ROW_TILE = 16, TOKEN_TILE = 32, DECODE_CHUNK = 64 };
 /* Every row range starts on a packed group (multiply_block). */
-_Static_assert(ROW_TILE % PHI_PACK_ROWS == 0 && DECODE_CHUNK % PHI_PACK_ROWS == 0,
-               "row ranges must be whole packed groups");
+_Static_assert(DECODE_CHUNK % PHI_PACK_ROWS == 0, "row ranges must be whole packed groups");
 
 #ifdef PHI_HAVE_OPENBLAS
 #include <cblas.h>
@@ -221,12 +222,13 @@ static void multiply_tiles(void *opaque, int ith, int nth)
 {
     matmul_job *j = opaque;
     long rows = (long)j->w->ne[1];
-    long row_tiles = (rows + ROW_TILE - 1) / ROW_TILE;
+    long row_tile = j->w->packed_rows ? PHI_PACK_ROWS : ROW_TILE;
+    long row_tiles = (rows + row_tile - 1) / row_tile;
     long token_tiles = ((long)j->n + TOKEN_TILE - 1) / TOKEN_TILE;
     for (long item; (item = atomic_fetch_add_explicit(&j->next_item, 1, memory_order_relaxed)) <
                     row_tiles * token_tiles;) {
-        long r0 = item / token_tiles * ROW_TILE, t0 = item % token_tiles * TOKEN_TILE;
-        long r1 = r0 + ROW_TILE < rows ? r0 + ROW_TILE : rows;
+        long r0 = item / token_tiles * row_tile, t0 = item % token_tiles * TOKEN_TILE;
+        long r1 = r0 + row_tile < rows ? r0 + row_tile : rows;
         long t1 = t0 + TOKEN_TILE < j->n ? t0 + TOKEN_TILE : j->n;
         multiply_block(j, r0, r1, t0, t1);
     }

@@ -294,15 +294,88 @@ static inline __attribute__((always_inline)) float dot_blocks32(int64_t n, const
 PHI_BLOCK32_TYPES(BLOCKS32)
 #undef BLOCKS32
 
-/* ---- packed groups of 16 rows (packed.h; scalar.c: gemm_packed_blocks32)
- * One 512-bit vector is 4 quant bytes of each of the 16 rows; a vpdpbusd
+/* ---- packed groups of 64 rows (packed.h; scalar.c: gemm_packed_blocks32)
+ * One 512-bit vector is 4 quant bytes of each of 16 rows; a vpdpbusd
  * against one broadcast activation dword adds them to the 16 row sums. Per
  * block column the offset comes off with the token's block sum, and one FMA
- * scales the 16 exact sums by their rows' d_w times the token's d_a (the
- * scalar twin's dd, then one rounding less). Up to 4 tokens share each
- * unpacked vector; nt is a constant at each call site. */
+ * scales 16 exact sums by their rows' d_w times the token's d_a (the scalar
+ * twin's dd, then one rounding less). */
+
+/* One token (decode, the weights read once from memory): all four quarters
+ * of the group together, so each activation dword is loaded once for 64
+ * rows. */
+static inline __attribute__((always_inline)) void packed_one_token(
+    uint32_t type, int64_t nb, const uint8_t *group, const uint8_t *a, const int32_t *sums,
+    float *y)
+{
+    enum { QUARTERS = PHI_PACK_ROWS / PHI_PACK_LANES };
+    const size_t column = PHI_PACK_ROWS * phi_block32_bytes(type);
+    const int32_t offset = phi_packed_offset(type);
+    const __m512i low4 = _mm512_set1_epi8(0x0f);
+    __m512 acc[QUARTERS];
+#pragma GCC unroll 4
+    for (int h = 0; h < QUARTERS; h++)
+        acc[h] = _mm512_setzero_ps();
+    for (int64_t b = 0; b < nb; b++) {
+        const uint8_t *col = group + (size_t)b * column;
+        const uint8_t *quants = col + PHI_PACK_SCALES;
+        const uint8_t *act = a + (size_t)b * sizeof(phi_block_q8_0);
+        const uint8_t *qs = act + offsetof(phi_block_q8_0, qs);
+        const __m512i start = _mm512_set1_epi32(-offset * sums[b]);
+        /* Two chains of vpdpbusd per quarter: low and high nibbles, or even
+         * and odd slices. */
+        __m512i isum[QUARTERS], isum2[QUARTERS];
+#pragma GCC unroll 4
+        for (int h = 0; h < QUARTERS; h++) {
+            isum[h] = start;
+            isum2[h] = _mm512_setzero_si512();
+        }
+        if (type == PHI_DT_Q8_0) {
+#pragma GCC unroll 8
+            for (int v = 0; v < 8; v++) {
+                __m512i a4 = _mm512_set1_epi32((int)phi_load_u32(qs + 4 * v));
+#pragma GCC unroll 4
+                for (int h = 0; h < QUARTERS; h++) {
+                    __m512i u = _mm512_loadu_si512(quants + v * PHI_PACK_SLICE + h * PHI_PACK_VECTOR);
+                    if (v % 2)
+                        isum2[h] = _mm512_dpbusd_epi32(isum2[h], u, a4);
+                    else
+                        isum[h] = _mm512_dpbusd_epi32(isum[h], u, a4);
+                }
+            }
+        } else {
+#pragma GCC unroll 4
+            for (int v = 0; v < 4; v++) {
+                __m512i a_lo = _mm512_set1_epi32((int)phi_load_u32(qs + 4 * v));
+                __m512i a_hi = _mm512_set1_epi32((int)phi_load_u32(qs + 16 + 4 * v));
+#pragma GCC unroll 4
+                for (int h = 0; h < QUARTERS; h++) {
+                    __m512i q = _mm512_loadu_si512(quants + v * PHI_PACK_SLICE + h * PHI_PACK_VECTOR);
+                    isum[h] = _mm512_dpbusd_epi32(isum[h], _mm512_and_si512(q, low4), a_lo);
+                    isum2[h] = _mm512_dpbusd_epi32(
+                        isum2[h], _mm512_and_si512(_mm512_srli_epi16(q, 4), low4), a_hi);
+                }
+            }
+        }
+        __m512 da = _mm512_set1_ps(_cvtsh_ss(phi_load_u16(act)));
+#pragma GCC unroll 4
+        for (int h = 0; h < QUARTERS; h++) {
+            __m512 dw = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(col + 32 * h)));
+            acc[h] = _mm512_fmadd_ps(_mm512_mul_ps(dw, da),
+                                     _mm512_cvtepi32_ps(_mm512_add_epi32(isum[h], isum2[h])),
+                                     acc[h]);
+        }
+    }
+#pragma GCC unroll 4
+    for (int h = 0; h < QUARTERS; h++)
+        _mm512_storeu_ps(y + PHI_PACK_LANES * h, acc[h]);
+}
+
+/* Several tokens (prefill, the group in cache): quarter h of the group, up
+ * to 4 tokens sharing each unpacked vector; nt is a constant at each call
+ * site. */
 static inline __attribute__((always_inline)) void packed_tokens(
-    uint32_t type, int64_t nb, const uint8_t *group, const uint8_t *a, size_t a_stride,
+    uint32_t type, int64_t nb, const uint8_t *group, int h, const uint8_t *a, size_t a_stride,
     const int32_t *sums, int nt, float *y, size_t y_stride)
 {
     const size_t column = PHI_PACK_ROWS * phi_block32_bytes(type);
@@ -314,6 +387,7 @@ static inline __attribute__((always_inline)) void packed_tokens(
         acc[t] = _mm512_setzero_ps();
     for (int64_t b = 0; b < nb; b++) {
         const uint8_t *col = group + (size_t)b * column;
+        const uint8_t *quants = col + PHI_PACK_SCALES + (size_t)h * PHI_PACK_VECTOR;
         const uint8_t *act[4];
         /* Two chains of vpdpbusd per token halve a column's dependent
          * latency (a few percent from L2 with 4 tokens, not more). */
@@ -328,7 +402,7 @@ static inline __attribute__((always_inline)) void packed_tokens(
         if (type == PHI_DT_Q8_0) {
 #pragma GCC unroll 8
             for (int v = 0; v < 8; v++) {
-                __m512i u = _mm512_loadu_si512(col + PHI_PACK_SCALES + v * PHI_PACK_VECTOR);
+                __m512i u = _mm512_loadu_si512(quants + v * PHI_PACK_SLICE);
 #pragma GCC unroll 4
                 for (int t = 0; t < nt; t++) {
                     __m512i a4 = _mm512_set1_epi32((int)phi_load_u32(act[t] + qs + 4 * v));
@@ -341,7 +415,7 @@ static inline __attribute__((always_inline)) void packed_tokens(
         } else {
 #pragma GCC unroll 4
             for (int v = 0; v < 4; v++) {
-                __m512i q = _mm512_loadu_si512(col + PHI_PACK_SCALES + v * PHI_PACK_VECTOR);
+                __m512i q = _mm512_loadu_si512(quants + v * PHI_PACK_SLICE);
                 __m512i lo = _mm512_and_si512(q, low4);
                 __m512i hi = _mm512_and_si512(_mm512_srli_epi16(q, 4), low4);
 #pragma GCC unroll 4
@@ -354,7 +428,7 @@ static inline __attribute__((always_inline)) void packed_tokens(
                 }
             }
         }
-        __m512 dw = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)col));
+        __m512 dw = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(col + 32 * h)));
 #pragma GCC unroll 4
         for (int t = 0; t < nt; t++) {
             __m512 dd = _mm512_mul_ps(dw, _mm512_set1_ps(_cvtsh_ss(phi_load_u16(act[t]))));
@@ -375,17 +449,23 @@ static inline __attribute__((always_inline)) void gemm_packed_blocks32(
     const size_t group_bytes = (size_t)nb * PHI_PACK_ROWS * phi_block32_bytes(type);
     for (int g = 0; g < n_groups; g++) {
         const uint8_t *group = (const uint8_t *)w + (size_t)g * group_bytes;
-        for (int t = 0; t < n_tok; t += 4) {
-            const uint8_t *at = (const uint8_t *)a + (size_t)t * a_stride;
-            const int32_t *st = a_sums + (size_t)t * (size_t)nb;
-            float *yt = y + (size_t)t * y_stride + (size_t)g * PHI_PACK_ROWS;
-            switch (n_tok - t) {
-            case 1: packed_tokens(type, nb, group, at, a_stride, st, 1, yt, y_stride); break;
-            case 2: packed_tokens(type, nb, group, at, a_stride, st, 2, yt, y_stride); break;
-            case 3: packed_tokens(type, nb, group, at, a_stride, st, 3, yt, y_stride); break;
-            default: packed_tokens(type, nb, group, at, a_stride, st, 4, yt, y_stride); break;
-            }
+        float *yg = y + (size_t)g * PHI_PACK_ROWS;
+        if (n_tok == 1) {
+            packed_one_token(type, nb, group, a, a_sums, yg);
+            continue;
         }
+        for (int h = 0; h < PHI_PACK_ROWS / PHI_PACK_LANES; h++)
+            for (int t = 0; t < n_tok; t += 4) {
+                const uint8_t *at = (const uint8_t *)a + (size_t)t * a_stride;
+                const int32_t *st = a_sums + (size_t)t * (size_t)nb;
+                float *yt = yg + (size_t)t * y_stride + (size_t)h * PHI_PACK_LANES;
+                switch (n_tok - t) {
+                case 1: packed_tokens(type, nb, group, h, at, a_stride, st, 1, yt, y_stride); break;
+                case 2: packed_tokens(type, nb, group, h, at, a_stride, st, 2, yt, y_stride); break;
+                case 3: packed_tokens(type, nb, group, h, at, a_stride, st, 3, yt, y_stride); break;
+                default: packed_tokens(type, nb, group, h, at, a_stride, st, 4, yt, y_stride); break;
+                }
+            }
     }
 }
 

@@ -3,22 +3,28 @@
  * A matrix-vector product over the file's row layout spends most of its
  * instructions per block (unpack 16 or 32 bytes, scale, reduce one row) and
  * stalls on memory it cannot ask for early enough. In a packed group the
- * same block column of 16 rows lies together: 16 fp16 scales (32 bytes),
- * then the quants as 64-byte vectors whose 32-bit lane r holds 4 bytes of
- * row r. One vector load feeds 16 rows, an activation dword is broadcast
- * once for all of them, and the 16 row sums stay in one register.
+ * same block column of 64 rows lies together: 64 fp16 scales (128 bytes),
+ * then the quants in slices of 4 bytes per row. A slice is 4 vectors of 64
+ * bytes, one per quarter of the rows, whose 32-bit lane r holds the 4 bytes
+ * of row 16·quarter + r. One vector load feeds 16 rows, and an activation
+ * dword broadcast once feeds all 64: per weight byte, a quarter of the
+ * activation loads and of the per-column work (scales, block sums) of 16-row
+ * groups. Read from memory by two threads, 16-row groups took a Q4_0 matrix
+ * of 8192 columns at 0.77-0.79 of the machine's read bandwidth and one of
+ * 3072 at 0.89-0.95; 64-row groups at 1.00 and 0.99-1.07.
  *
- *   Q4_0: 4 vectors; vector v, lane r = row r's qs[4v .. 4v+3]: low nibbles
- *         are elements 4v.., high nibbles elements 16+4v..; stored as in the
- *         file (nibble = q + 8).
- *   Q8_0: 8 vectors; vector v, lane r = row r's qs[4v .. 4v+3] + 128 as
- *         unsigned bytes (VNNI multiplies unsigned by signed bytes).
+ *   Q4_0: 4 slices; slice v, lane r of quarter h = row 16h + r's
+ *         qs[4v .. 4v+3]: low nibbles are elements 4v.., high nibbles
+ *         elements 16+4v..; stored as in the file (nibble = q + 8).
+ *   Q8_0: 8 slices; slice v, lane r of quarter h = row 16h + r's
+ *         qs[4v .. 4v+3] + 128 as unsigned bytes (VNNI multiplies unsigned
+ *         by signed bytes).
  *
  * So both are "unsigned u = q + offset" (offset 8 or 128), and a row's
  * block sum is Σ u·a − offset·Σ a, with Σ a per activation block computed
  * once per token (phi_act_block_sums). A group takes exactly the bytes of its
- * 16 rows, so a matrix read into memory is packed in place; only whole
- * groups are packed, the last rows % 16 keep the file's layout. */
+ * 64 rows, so a matrix read into memory is packed in place; only whole
+ * groups are packed, the last rows % 64 keep the file's layout. */
 #ifndef PHI_KERNELS_PACKED_H
 #define PHI_KERNELS_PACKED_H
 
@@ -27,9 +33,11 @@
 #include <stdint.h>
 
 enum {
-    PHI_PACK_ROWS = 16,
-    PHI_PACK_SCALES = 32,   /* bytes of scales before a block column's quants */
+    PHI_PACK_ROWS = 64,
+    PHI_PACK_LANES = 16,    /* rows in one quant vector (a quarter) */
+    PHI_PACK_SCALES = 128,  /* bytes of scales before a block column's quants */
     PHI_PACK_VECTOR = 64,   /* bytes of one quant vector */
+    PHI_PACK_SLICE = PHI_PACK_VECTOR * (PHI_PACK_ROWS / PHI_PACK_LANES), /* 4 quant bytes of every row */
 };
 
 /* The packed types, all of 32-element blocks. */
@@ -47,10 +55,12 @@ enum {
     }
 
 /* Where quant byte k (0 .. 15 for Q4_0, 0 .. 31 for Q8_0) of row r lies in a
- * block column: vector k / 4, lane r, byte k % 4. */
+ * block column: slice k / 4, quarter r / 16, lane r % 16, byte k % 4. */
 static inline size_t phi_packed_byte(int r, int k)
 {
-    return PHI_PACK_SCALES + (size_t)(k / 4) * PHI_PACK_VECTOR + (size_t)r * 4 + (size_t)(k % 4);
+    return PHI_PACK_SCALES + (size_t)(k / 4) * PHI_PACK_SLICE +
+           (size_t)(r / PHI_PACK_LANES) * PHI_PACK_VECTOR + (size_t)(r % PHI_PACK_LANES) * 4 +
+           (size_t)(k % 4);
 }
 
 /* Whether `type` has a packed layout (Q4_0, Q8_0). */
@@ -59,8 +69,8 @@ bool phi_packed_type(uint32_t type);
 /* The offset added to every quant (8 or 128); 0 if the type has no layout. */
 int phi_packed_offset(uint32_t type);
 
-/* Rows [0, 16) of n columns, row r at rows + r * row_bytes, into one group
- * at `group` (16 * row_bytes bytes; must not overlap `rows`). */
+/* Rows [0, 64) of n columns, row r at rows + r * row_bytes, into one group
+ * at `group` (64 * row_bytes bytes; must not overlap `rows`). */
 void phi_pack_group(uint32_t type, int64_t n, const void *rows, size_t row_bytes, void *group);
 
 /* Row r of a group back in the file's layout (row_bytes bytes at `row`). */

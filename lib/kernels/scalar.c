@@ -198,7 +198,7 @@ static inline void dequant_blocks32(const void *src, float *dst, int64_t n, uint
 PHI_BLOCK32_TYPES(BLOCKS32)
 #undef BLOCKS32
 
-/* ---- packed groups of 16 rows (packed.h) ------------------------------ */
+/* ---- packed groups of 64 rows (packed.h) ------------------------------ */
 
 /* The unsigned u = q + offset of element j of row r in a packed block column. */
 static inline int packed_value(uint32_t type, const uint8_t *column, int r, int j)
