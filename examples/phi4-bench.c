@@ -77,7 +77,10 @@ static void usage(FILE *f)
 "            norms (converted to f32 at load) and the one embedding row are left out.\n"
 "            Also shown with the K/V cache reads added (the cache's type, mean position).\n"
 "  STREAM    copy, triad and a read-only sum over 3 arrays, same thread count, best\n"
-"            pass; the reference is the highest of the three\n"
+"            of 5 passes after the model run; the reference is the highest of the three.\n"
+"            Also one pass of each before the first repetition and after every one:\n"
+"            each repetition's GB/s against the mean of the passes around it, averaged\n"
+"            (the bandwidth the machine gave at about that time)\n"
 "  memory    peak RSS (getrusage ru_maxrss, before the machine figures run) and the\n"
 "            K/V cache size (K and V of the cache's type for n_ctx positions)\n",
             fake_model_k_m_rule);
@@ -342,6 +345,11 @@ typedef struct {
     char kernel[32];
     double load_s;
     double *pp_s, *ttft_s, *tg_s;   /* per repetition */
+    /* With the machine figures: the best GB/s of one STREAM pass before the
+     * first repetition and after each (reps + 1 values), so that each
+     * repetition's generation can be set against the bandwidth the machine
+     * gave at about that time (on a shared VM it moves by 2x within minutes). */
+    double *stream_around;
     double pp_cpu_s, tg_cpu_s;      /* CPU seconds, summed over the repetitions */
     bool logits_finite;
     double peak_rss;                /* bytes */
@@ -416,6 +424,19 @@ static int info(phi_ctx *ctx, int32_t key, int64_t *out)
     return fail(ctx, phi_info_int(ctx, key, out), "info");
 }
 
+/* One STREAM pass (copy, triad, read once each) into *gbs; 0 or 1. */
+static int stream_pass(const options *o, double *gbs)
+{
+    machine_stream s;
+    char msg[256];
+    if (machine_stream_bandwidth((int)o->threads, (size_t)o->stream_mib, 1, &s, msg, sizeof msg)) {
+        fprintf(stderr, "phi4-bench: STREAM: %s\n", msg);
+        return 1;
+    }
+    *gbs = s.best_gbs;
+    return 0;
+}
+
 static int measure(const options *o, const char *path, run *r)
 {
     phi_ctx *ctx;
@@ -466,8 +487,10 @@ static int measure(const options *o, const char *path, run *r)
     pass p;
     long warm_prompt = o->prompt < 32 ? o->prompt : 32, warm_gen = o->gen < 4 ? o->gen : 4;
     bad = bad || run_once(ctx, prompt, warm_prompt, warm_gen, &p, &r->logits_finite, r->n_vocab);
+    bad = bad || (o->machine && stream_pass(o, &r->stream_around[0]));
     for (long i = 0; !bad && i < o->reps; i++) {
-        bad = run_once(ctx, prompt, o->prompt, o->gen, &p, &r->logits_finite, r->n_vocab);
+        bad = run_once(ctx, prompt, o->prompt, o->gen, &p, &r->logits_finite, r->n_vocab) ||
+              (o->machine && stream_pass(o, &r->stream_around[i + 1]));
         r->pp_s[i] = p.pp_s;
         r->ttft_s[i] = p.ttft_s;
         r->tg_s[i] = p.tg_s;
@@ -505,6 +528,9 @@ typedef struct {
     stats pp_tps, ttft_s, tg_tps;
     double pp_gflops, tg_gbs, tg_gbs_kv;
     double pp_cpu_share, tg_cpu_share; /* CPU time / (wall time x threads) */
+    /* The mean over repetitions of the repetition's GB/s as a percentage of
+     * the mean of the STREAM passes before and after it; and that mean. */
+    double tg_around_pct, stream_around_gbs;
 } figures;
 
 static double kv_element_bytes(const run *r)
@@ -545,6 +571,16 @@ static figures compute(const report *rp)
     }
     f.pp_cpu_share = r->pp_cpu_s / (pp_wall * (double)rp->o->threads);
     f.tg_cpu_share = r->tg_cpu_s / (tg_wall * (double)rp->o->threads);
+    f.tg_around_pct = f.stream_around_gbs = 0;
+    if (rp->have_machine) {
+        for (long i = 0; i < reps; i++) {
+            double around = (r->stream_around[i] + r->stream_around[i + 1]) / 2.0;
+            f.tg_around_pct += 100.0 * f.weight_bytes * (double)n / r->tg_s[i] / 1e9 / around;
+            f.stream_around_gbs += around;
+        }
+        f.tg_around_pct /= (double)reps;
+        f.stream_around_gbs /= (double)reps;
+    }
     return f;
 }
 
@@ -595,6 +631,10 @@ static void print_table(const report *rp, const figures *f)
         printf("     = %.1f%% of STREAM %.2f GB/s (copy %.2f, triad %.2f, read %.2f; 3 x %zu MiB)",
                100.0 * f->tg_gbs / rp->stream.best_gbs, rp->stream.best_gbs, rp->stream.copy_gbs,
                rp->stream.triad_gbs, rp->stream.read_gbs, rp->stream.array_bytes >> 20);
+    if (rp->have_machine)
+        printf("\n                                 = %.1f%% of the STREAM passes around each repetition "
+               "(%.2f GB/s on average)",
+               f->tg_around_pct, f->stream_around_gbs);
     printf("\n    + K/V reads %10.2f GB/s     (+%.3f GB/token at the mean position)\n",
            f->tg_gbs_kv, f->kv_bytes / 1e9);
     printf("  peak RSS      %10.3f GB\n", r->peak_rss / 1e9);
@@ -675,6 +715,10 @@ static void print_json(const report *rp, const figures *f)
                rp->stream.copy_gbs, rp->stream.triad_gbs, rp->stream.read_gbs, rp->stream.best_gbs,
                rp->stream.array_bytes >> 20);
         printf("  \"tg_stream_pct\": %.4g,\n", 100.0 * f->tg_gbs / rp->stream.best_gbs);
+        printf("  \"stream_around_gb_s\": [");
+        for (long i = 0; i <= o->reps; i++)
+            printf("%s%.6g", i ? ", " : "", r->stream_around[i]);
+        printf("], \"tg_stream_around_pct\": %.4g,\n", f->tg_around_pct);
     }
     printf("  \"peak_rss_bytes\": %.0f, \"kv_cache_bytes\": %.0f,\n", r->peak_rss,
            f->kv_cache_bytes);
@@ -715,7 +759,7 @@ int main(int argc, char **argv)
             fclose(f);
     }
 
-    double *samples = calloc(3 * (size_t)o.reps, sizeof *samples);
+    double *samples = calloc(4 * (size_t)o.reps + 1, sizeof *samples);
     if (!samples) {
         fprintf(stderr, "phi4-bench: out of memory\n");
         return 1;
@@ -723,6 +767,7 @@ int main(int argc, char **argv)
     rp.r.pp_s = samples;
     rp.r.ttft_s = samples + o.reps;
     rp.r.tg_s = samples + 2 * o.reps;
+    rp.r.stream_around = samples + 3 * o.reps;
     getloadavg(rp.load_before, 3);
     int bad = measure(&o, rp.path, &rp.r);
     if (!bad && o.machine) {

@@ -339,6 +339,15 @@ def check_run(bench, path, shape, tensors, one_run):
             "int8 peak and pp's share of it")
     expect(math.isclose(j["tg_stream_pct"], 100 * j["tg_gb_s"] / j["stream_gb_s"]["best"],
                         rel_tol=1e-3), "tg_stream_pct")
+    # One STREAM pass before the first repetition and after each; every
+    # repetition's GB/s against the mean of the two around it, averaged.
+    around = j["stream_around_gb_s"]
+    tg = j["tg_tok_s"]["samples"]
+    expect(len(around) == len(tg) + 1 and min(around) > 0, f"stream_around_gb_s {around}")
+    want = sum(100 * j["weight_bytes_per_token"] * t / 1e9 / ((around[i] + around[i + 1]) / 2)
+               for i, t in enumerate(tg)) / len(tg)
+    expect(math.isclose(j["tg_stream_around_pct"], want, rel_tol=1e-3),
+           f"tg_stream_around_pct {j['tg_stream_around_pct']}, want {want}")
     expect(0 < j["tg_cpu_share"] <= 1.05 and 0 < j["pp_cpu_share"] <= 1.05, "CPU shares")
     expect(j["logits_finite"] is True, "logits are not finite")
     if one_run:
@@ -351,10 +360,11 @@ def check_run(bench, path, shape, tensors, one_run):
     rc, out, err = run([bench, "-m", path, "--kv-type", "f8", "--no-machine"])
     expect(rc == 2 and "--kv-type" in err, f"--kv-type f8 is not refused: {rc} {err}")
 
-    rc, out, err = run([bench, "-m", path, "-p", "4", "-n", "2", "-r", "1", "--no-machine"])
+    rc, out, err = run([bench, "-m", path, "-p", "4", "-n", "2", "-r", "1", "--stream-mib", "16"])
     expect(rc == 0, f"table run failed: {err}")
     for label in ("load", "pp4", "TTFT", "tg2", "weights/token", "bandwidth tg", "K/V reads",
-                  "peak RSS", "K/V cache", "logits", "finite", "GB/s", "tok/s"):
+                  "peak RSS", "K/V cache", "logits", "finite", "GB/s", "tok/s", "% of STREAM",
+                  "% of the STREAM passes around each repetition"):
         expect(label in out, f"the table has no '{label}':\n{out}")
     print(out)
 
