@@ -301,144 +301,113 @@ PHI_BLOCK32_TYPES(BLOCKS32)
  * scales 16 exact sums by their rows' d_w times the token's d_a (the scalar
  * twin's dd, then one rounding less). */
 
-/* One token (decode, the weights read once from memory): all four quarters
- * of the group together, so each activation dword is loaded once for 64
- * rows. */
-static inline __attribute__((always_inline)) void packed_one_token(
-    uint32_t type, int64_t nb, const uint8_t *group, const uint8_t *a, const int32_t *sums,
-    float *y)
+enum { QUARTERS = PHI_PACK_ROWS / PHI_PACK_LANES };
+
+/* One block column's Σ u·a for nq quarters (their vectors PHI_PACK_VECTOR
+ * apart from `quants`) × nt tokens (quants qs[t]), added to isum[q][t] in two
+ * chains (low and high nibbles, or even and odd slices) that halve the
+ * dependent latency. nq · nt <= 4; both are constants at each call site. */
+static inline __attribute__((always_inline)) void column_dots(
+    uint32_t type, const uint8_t *quants, int nq, const uint8_t *const qs[4], int nt,
+    __m512i isum[QUARTERS][4], __m512i isum2[QUARTERS][4])
 {
-    enum { QUARTERS = PHI_PACK_ROWS / PHI_PACK_LANES };
-    const size_t column = PHI_PACK_ROWS * phi_block32_bytes(type);
-    const int32_t offset = phi_packed_offset(type);
     const __m512i low4 = _mm512_set1_epi8(0x0f);
-    __m512 acc[QUARTERS];
-#pragma GCC unroll 4
-    for (int h = 0; h < QUARTERS; h++)
-        acc[h] = _mm512_setzero_ps();
-    for (int64_t b = 0; b < nb; b++) {
-        const uint8_t *col = group + (size_t)b * column;
-        const uint8_t *quants = col + PHI_PACK_SCALES;
-        const uint8_t *act = a + (size_t)b * sizeof(phi_block_q8_0);
-        const uint8_t *qs = act + offsetof(phi_block_q8_0, qs);
-        const __m512i start = _mm512_set1_epi32(-offset * sums[b]);
-        /* Two chains of vpdpbusd per quarter: low and high nibbles, or even
-         * and odd slices. */
-        __m512i isum[QUARTERS], isum2[QUARTERS];
-#pragma GCC unroll 4
-        for (int h = 0; h < QUARTERS; h++) {
-            isum[h] = start;
-            isum2[h] = _mm512_setzero_si512();
-        }
-        if (type == PHI_DT_Q8_0) {
+    if (type == PHI_DT_Q8_0) {
 #pragma GCC unroll 8
-            for (int v = 0; v < 8; v++) {
-                __m512i a4 = _mm512_set1_epi32((int)phi_load_u32(qs + 4 * v));
+        for (int v = 0; v < 8; v++) {
+            __m512i u[QUARTERS];
 #pragma GCC unroll 4
-                for (int h = 0; h < QUARTERS; h++) {
-                    __m512i u = _mm512_loadu_si512(quants + v * PHI_PACK_SLICE + h * PHI_PACK_VECTOR);
+            for (int q = 0; q < nq; q++)
+                u[q] = _mm512_loadu_si512(quants + v * PHI_PACK_SLICE + q * PHI_PACK_VECTOR);
+#pragma GCC unroll 4
+            for (int t = 0; t < nt; t++) {
+                __m512i a4 = _mm512_set1_epi32((int)phi_load_u32(qs[t] + 4 * v));
+#pragma GCC unroll 4
+                for (int q = 0; q < nq; q++) {
                     if (v % 2)
-                        isum2[h] = _mm512_dpbusd_epi32(isum2[h], u, a4);
+                        isum2[q][t] = _mm512_dpbusd_epi32(isum2[q][t], u[q], a4);
                     else
-                        isum[h] = _mm512_dpbusd_epi32(isum[h], u, a4);
-                }
-            }
-        } else {
-#pragma GCC unroll 4
-            for (int v = 0; v < 4; v++) {
-                __m512i a_lo = _mm512_set1_epi32((int)phi_load_u32(qs + 4 * v));
-                __m512i a_hi = _mm512_set1_epi32((int)phi_load_u32(qs + 16 + 4 * v));
-#pragma GCC unroll 4
-                for (int h = 0; h < QUARTERS; h++) {
-                    __m512i q = _mm512_loadu_si512(quants + v * PHI_PACK_SLICE + h * PHI_PACK_VECTOR);
-                    isum[h] = _mm512_dpbusd_epi32(isum[h], _mm512_and_si512(q, low4), a_lo);
-                    isum2[h] = _mm512_dpbusd_epi32(
-                        isum2[h], _mm512_and_si512(_mm512_srli_epi16(q, 4), low4), a_hi);
+                        isum[q][t] = _mm512_dpbusd_epi32(isum[q][t], u[q], a4);
                 }
             }
         }
-        __m512 da = _mm512_set1_ps(_cvtsh_ss(phi_load_u16(act)));
-#pragma GCC unroll 4
-        for (int h = 0; h < QUARTERS; h++) {
-            __m512 dw = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(col + 32 * h)));
-            acc[h] = _mm512_fmadd_ps(_mm512_mul_ps(dw, da),
-                                     _mm512_cvtepi32_ps(_mm512_add_epi32(isum[h], isum2[h])),
-                                     acc[h]);
-        }
+        return;
     }
 #pragma GCC unroll 4
-    for (int h = 0; h < QUARTERS; h++)
-        _mm512_storeu_ps(y + PHI_PACK_LANES * h, acc[h]);
+    for (int v = 0; v < 4; v++) {
+        __m512i lo[QUARTERS], hi[QUARTERS];
+#pragma GCC unroll 4
+        for (int q = 0; q < nq; q++) {
+            __m512i x = _mm512_loadu_si512(quants + v * PHI_PACK_SLICE + q * PHI_PACK_VECTOR);
+            lo[q] = _mm512_and_si512(x, low4);
+            hi[q] = _mm512_and_si512(_mm512_srli_epi16(x, 4), low4);
+        }
+#pragma GCC unroll 4
+        for (int t = 0; t < nt; t++) {
+            __m512i a_lo = _mm512_set1_epi32((int)phi_load_u32(qs[t] + 4 * v));
+            __m512i a_hi = _mm512_set1_epi32((int)phi_load_u32(qs[t] + 16 + 4 * v));
+#pragma GCC unroll 4
+            for (int q = 0; q < nq; q++) {
+                isum[q][t] = _mm512_dpbusd_epi32(isum[q][t], lo[q], a_lo);
+                isum2[q][t] = _mm512_dpbusd_epi32(isum2[q][t], hi[q], a_hi);
+            }
+        }
+    }
 }
 
-/* Several tokens (prefill, the group in cache): quarter h of the group, up
- * to 4 tokens sharing each unpacked vector; nt is a constant at each call
- * site. */
-static inline __attribute__((always_inline)) void packed_tokens(
-    uint32_t type, int64_t nb, const uint8_t *group, int h, const uint8_t *a, size_t a_stride,
-    const int32_t *sums, int nt, float *y, size_t y_stride)
+/* Quarters [q0, q0 + nq) of a group against nt tokens (nq · nt <= 4):
+ * y[t * y_stride + 16 q + r] for quarter q0 + q. One token (decode, the
+ * weights read once from memory) takes all four quarters together, so each
+ * activation dword is loaded once for 64 rows; several tokens (prefill, the
+ * group in cache) go a quarter at a time, up to 4 sharing each unpacked
+ * vector. */
+static inline __attribute__((always_inline)) void packed_tile(
+    uint32_t type, int64_t nb, const uint8_t *group, int q0, int nq, const uint8_t *a,
+    size_t a_stride, const int32_t *sums, int nt, float *y, size_t y_stride)
 {
     const size_t column = PHI_PACK_ROWS * phi_block32_bytes(type);
     const int32_t offset = phi_packed_offset(type);
-    const __m512i low4 = _mm512_set1_epi8(0x0f);
-    __m512 acc[4];
+    __m512 acc[QUARTERS][4];
 #pragma GCC unroll 4
-    for (int t = 0; t < nt; t++)
-        acc[t] = _mm512_setzero_ps();
+    for (int q = 0; q < nq; q++)
+#pragma GCC unroll 4
+        for (int t = 0; t < nt; t++)
+            acc[q][t] = _mm512_setzero_ps();
     for (int64_t b = 0; b < nb; b++) {
         const uint8_t *col = group + (size_t)b * column;
-        const uint8_t *quants = col + PHI_PACK_SCALES + (size_t)h * PHI_PACK_VECTOR;
-        const uint8_t *act[4];
-        /* Two chains of vpdpbusd per token halve a column's dependent
-         * latency (a few percent from L2 with 4 tokens, not more). */
-        __m512i isum[4], isum2[4];
+        const uint8_t *act[4], *qs[4];
+        __m512i isum[QUARTERS][4], isum2[QUARTERS][4];
 #pragma GCC unroll 4
         for (int t = 0; t < nt; t++) {
             act[t] = a + (size_t)t * a_stride + (size_t)b * sizeof(phi_block_q8_0);
-            isum[t] = _mm512_set1_epi32(-offset * sums[(size_t)t * (size_t)nb + (size_t)b]);
-            isum2[t] = _mm512_setzero_si512();
-        }
-        const size_t qs = offsetof(phi_block_q8_0, qs);
-        if (type == PHI_DT_Q8_0) {
-#pragma GCC unroll 8
-            for (int v = 0; v < 8; v++) {
-                __m512i u = _mm512_loadu_si512(quants + v * PHI_PACK_SLICE);
+            qs[t] = act[t] + offsetof(phi_block_q8_0, qs);
+            __m512i start = _mm512_set1_epi32(-offset * sums[(size_t)t * (size_t)nb + (size_t)b]);
 #pragma GCC unroll 4
-                for (int t = 0; t < nt; t++) {
-                    __m512i a4 = _mm512_set1_epi32((int)phi_load_u32(act[t] + qs + 4 * v));
-                    if (v % 2)
-                        isum2[t] = _mm512_dpbusd_epi32(isum2[t], u, a4);
-                    else
-                        isum[t] = _mm512_dpbusd_epi32(isum[t], u, a4);
-                }
-            }
-        } else {
-#pragma GCC unroll 4
-            for (int v = 0; v < 4; v++) {
-                __m512i q = _mm512_loadu_si512(quants + v * PHI_PACK_SLICE);
-                __m512i lo = _mm512_and_si512(q, low4);
-                __m512i hi = _mm512_and_si512(_mm512_srli_epi16(q, 4), low4);
-#pragma GCC unroll 4
-                for (int t = 0; t < nt; t++) {
-                    isum[t] = _mm512_dpbusd_epi32(
-                        isum[t], lo, _mm512_set1_epi32((int)phi_load_u32(act[t] + qs + 4 * v)));
-                    isum2[t] = _mm512_dpbusd_epi32(
-                        isum2[t], hi,
-                        _mm512_set1_epi32((int)phi_load_u32(act[t] + qs + 16 + 4 * v)));
-                }
+            for (int q = 0; q < nq; q++) {
+                isum[q][t] = start;
+                isum2[q][t] = _mm512_setzero_si512();
             }
         }
-        __m512 dw = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(col + 32 * h)));
+        column_dots(type, col + PHI_PACK_SCALES + (size_t)q0 * PHI_PACK_VECTOR, nq, qs, nt, isum,
+                    isum2);
 #pragma GCC unroll 4
-        for (int t = 0; t < nt; t++) {
-            __m512 dd = _mm512_mul_ps(dw, _mm512_set1_ps(_cvtsh_ss(phi_load_u16(act[t]))));
-            acc[t] = _mm512_fmadd_ps(dd, _mm512_cvtepi32_ps(_mm512_add_epi32(isum[t], isum2[t])),
-                                     acc[t]);
+        for (int q = 0; q < nq; q++) {
+            __m512 dw = _mm512_cvtph_ps(
+                _mm256_loadu_si256((const __m256i *)(col + 2 * PHI_PACK_LANES * (q0 + q))));
+#pragma GCC unroll 4
+            for (int t = 0; t < nt; t++) {
+                __m512 dd = _mm512_mul_ps(dw, _mm512_set1_ps(_cvtsh_ss(phi_load_u16(act[t]))));
+                acc[q][t] = _mm512_fmadd_ps(
+                    dd, _mm512_cvtepi32_ps(_mm512_add_epi32(isum[q][t], isum2[q][t])), acc[q][t]);
+            }
         }
     }
 #pragma GCC unroll 4
-    for (int t = 0; t < nt; t++)
-        _mm512_storeu_ps(y + (size_t)t * y_stride, acc[t]);
+    for (int q = 0; q < nq; q++)
+#pragma GCC unroll 4
+        for (int t = 0; t < nt; t++)
+            _mm512_storeu_ps(y + (size_t)t * y_stride + (size_t)(q0 + q) * PHI_PACK_LANES,
+                             acc[q][t]);
 }
 
 static inline __attribute__((always_inline)) void gemm_packed_blocks32(
@@ -451,19 +420,19 @@ static inline __attribute__((always_inline)) void gemm_packed_blocks32(
         const uint8_t *group = (const uint8_t *)w + (size_t)g * group_bytes;
         float *yg = y + (size_t)g * PHI_PACK_ROWS;
         if (n_tok == 1) {
-            packed_one_token(type, nb, group, a, a_sums, yg);
+            packed_tile(type, nb, group, 0, QUARTERS, a, a_stride, a_sums, 1, yg, y_stride);
             continue;
         }
-        for (int h = 0; h < PHI_PACK_ROWS / PHI_PACK_LANES; h++)
+        for (int q = 0; q < QUARTERS; q++)
             for (int t = 0; t < n_tok; t += 4) {
                 const uint8_t *at = (const uint8_t *)a + (size_t)t * a_stride;
                 const int32_t *st = a_sums + (size_t)t * (size_t)nb;
-                float *yt = yg + (size_t)t * y_stride + (size_t)h * PHI_PACK_LANES;
+                float *yt = yg + (size_t)t * y_stride;
                 switch (n_tok - t) {
-                case 1: packed_tokens(type, nb, group, h, at, a_stride, st, 1, yt, y_stride); break;
-                case 2: packed_tokens(type, nb, group, h, at, a_stride, st, 2, yt, y_stride); break;
-                case 3: packed_tokens(type, nb, group, h, at, a_stride, st, 3, yt, y_stride); break;
-                default: packed_tokens(type, nb, group, h, at, a_stride, st, 4, yt, y_stride); break;
+                case 1: packed_tile(type, nb, group, q, 1, at, a_stride, st, 1, yt, y_stride); break;
+                case 2: packed_tile(type, nb, group, q, 1, at, a_stride, st, 2, yt, y_stride); break;
+                case 3: packed_tile(type, nb, group, q, 1, at, a_stride, st, 3, yt, y_stride); break;
+                default: packed_tile(type, nb, group, q, 1, at, a_stride, st, 4, yt, y_stride); break;
                 }
             }
     }
