@@ -627,14 +627,14 @@ static void print_table(const report *rp, const figures *f)
            f->weight_bytes / 1e9, (double)rp->tr.layer_bytes / 1e9,
            rp->tr.tied ? "tied token_embd" : "output", (double)rp->tr.output_bytes / 1e9);
     printf("  bandwidth tg  %10.2f GB/s", f->tg_gbs);
-    if (rp->have_machine)
+    if (rp->have_machine) {
         printf("     = %.1f%% of STREAM %.2f GB/s (copy %.2f, triad %.2f, read %.2f; 3 x %zu MiB)",
                100.0 * f->tg_gbs / rp->stream.best_gbs, rp->stream.best_gbs, rp->stream.copy_gbs,
                rp->stream.triad_gbs, rp->stream.read_gbs, rp->stream.array_bytes >> 20);
-    if (rp->have_machine)
-        printf("\n                                 = %.1f%% of the STREAM passes around each repetition "
-               "(%.2f GB/s on average)",
+        printf("\n                                    = %.1f%% of the STREAM passes around each "
+               "repetition (%.2f GB/s on average)",
                f->tg_around_pct, f->stream_around_gbs);
+    }
     printf("\n    + K/V reads %10.2f GB/s     (+%.3f GB/token at the mean position)\n",
            f->tg_gbs_kv, f->kv_bytes / 1e9);
     printf("  peak RSS      %10.3f GB\n", r->peak_rss / 1e9);
