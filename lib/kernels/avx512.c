@@ -460,6 +460,17 @@ static inline __m512i step_scales(__m512i scales16, int first, int per)
     return _mm512_permutexvar_epi16(idx, scales16);
 }
 
+/* Scales k and k + 1 of a vector holding 8 int16 scales in each 128-bit
+ * lane: k in the low 256 bits, k + 1 in the high (an in-lane byte shuffle,
+ * cheaper than step_scales' cross-lane one). */
+static inline __m512i pick_scales(__m512i scales, int k)
+{
+    const short lo = (short)((2 * k) | (2 * k + 1) << 8);
+    const short hi = (short)((2 * k + 2) | (2 * k + 3) << 8);
+    return _mm512_shuffle_epi8(scales, _mm512_inserti64x4(_mm512_set1_epi16(lo),
+                                                          _mm256_set1_epi16(hi), 1));
+}
+
 static inline __m512i scaled_dot(__m512i isum, __m512i u, const int8_t *a, __m512i scales)
 {
     __m512i p16 = _mm512_maddubs_epi16(u, _mm512_loadu_si512(a));
@@ -532,23 +543,81 @@ static inline __attribute__((always_inline)) float dot_q23_k(int64_t n, const vo
     return _mm512_reduce_add_ps(_mm512_sub_ps(acc, _mm512_castps256_ps512(acc_min)));
 }
 
-/* Q4_K and Q5_K: 64 bytes of qs (chunks c, c+1) split into nibbles and
- * regrouped so each vector is one chunk in element order (sub-blocks 2c,
- * 2c+1); Q5_K adds bit 2c / 2c+1 of qh as 16. */
-static inline __attribute__((always_inline)) float dot_q45_k(int64_t n, const void *w,
-                                                             const phi_block_q8_k *y, bool q5)
+/* Q4_K and Q5_K, up to four super-blocks at a time: their 16-byte headers
+ * (d, dmin, 6-bit scales and mins) are unpacked together, one per 128-bit
+ * lane, so the unpacking, the fp16 conversions and the mins' products with
+ * the activation sums are shared by four (hot Q4_K rows 1.2x faster than
+ * one super-block at a time). Per super-block, 64 bytes of qs (chunks c,
+ * c+1) split into nibbles and regrouped so each vector is one chunk in
+ * element order (sub-blocks 2c, 2c+1); Q5_K adds bit 2c / 2c+1 of qh as 16. */
+static inline __attribute__((always_inline)) void q45k_group(const void *w, int64_t i,
+                                                             const phi_block_q8_k *y, int m,
+                                                             bool q5, __m512 *acc,
+                                                             __m512 *acc_min)
 {
+    const size_t stride = q5 ? sizeof(phi_block_q5_k) : sizeof(phi_block_q4_k);
+    const uint8_t *x = (const uint8_t *)w + (size_t)i * stride;
+    y += i;
+    __m512i h = _mm512_castsi128_si512(_mm_loadu_si128((const __m128i *)x));
+    if (m > 1)
+        h = _mm512_inserti32x4(h, _mm_loadu_si128((const __m128i *)(x + stride)), 1);
+    if (m > 2)
+        h = _mm512_inserti32x4(h, _mm_loadu_si128((const __m128i *)(x + 2 * stride)), 2);
+    if (m > 3)
+        h = _mm512_inserti32x4(h, _mm_loadu_si128((const __m128i *)(x + 3 * stride)), 3);
+    /* Each lane [d|dmin, w0, w1, w2] becomes bytes [sc0..7 | m0..7]
+     * (q4k_scales_mins, four at once). */
+    __m512i a = _mm512_shuffle_epi32(h, _MM_SHUFFLE(3, 2, 3, 1));
+    __m512i b = _mm512_shuffle_epi32(h, _MM_SHUFFLE(2, 2, 1, 1));
+    __m512i low = _mm512_and_si512(
+        _mm512_srlv_epi32(a, _mm512_broadcast_i32x4(_mm_setr_epi32(0, 0, 0, 4))),
+        _mm512_broadcast_i32x4(_mm_setr_epi32(0x3f3f3f3f, 0x0f0f0f0f, 0x3f3f3f3f, 0x0f0f0f0f)));
+    __m512i high = _mm512_and_si512(
+        _mm512_srli_epi32(b, 2), _mm512_broadcast_i32x4(_mm_setr_epi32(0, 0x30303030, 0, 0x30303030)));
+    __m512i sm = _mm512_or_si512(low, high);
+
+    /* [d_j·d_a, dmin_j·d_a] for super-block j in floats 2j, 2j + 1 */
+    __m128i dh = _mm512_castsi512_si128(_mm512_permutexvar_epi32(
+        _mm512_setr_epi32(0, 4, 8, 12, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0), h));
+    __m128 da = _mm_setr_ps(y[0].d, m > 1 ? y[1].d : 0.0f, m > 2 ? y[2].d : 0.0f,
+                            m > 3 ? y[3].d : 0.0f);
+    __m512 ds = _mm512_castps256_ps512(_mm256_mul_ps(
+        _mm256_cvtph_ps(dh), _mm256_permutevar8x32_ps(_mm256_castps128_ps256(da),
+                                                      _mm256_setr_epi32(0, 0, 1, 1, 2, 2, 3, 3))));
+
+    /* mins: Σ_s m_s·(bsums[2s] + bsums[2s+1]), each m_s twice against the
+     * bsums pair, two super-blocks per vector */
+    __m512i mins2 = _mm512_shuffle_epi8(
+        sm, _mm512_broadcast_i32x4(
+                _mm_setr_epi8(8, 8, 9, 9, 10, 10, 11, 11, 12, 12, 13, 13, 14, 14, 15, 15)));
+    for (int p = 0; p < m; p += 2) {
+        __m512i mins = _mm512_cvtepu8_epi16(p == 0 ? _mm512_castsi512_si256(mins2)
+                                                   : _mm512_extracti64x4_epi64(mins2, 1));
+        __m512i bsums = _mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *)y[p].bsums));
+        if (p + 1 < m)
+            bsums = _mm512_inserti64x4(
+                bsums, _mm256_loadu_si256((const __m256i *)y[p + 1].bsums), 1);
+        __m512i pick = _mm512_inserti64x4(_mm512_set1_epi32(2 * p + 1),
+                                          _mm256_set1_epi32(2 * p + 3), 1);
+        *acc_min = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_madd_epi16(mins, bsums)),
+                                   _mm512_permutexvar_ps(pick, ds), *acc_min);
+    }
+
     const __m512i low4 = _mm512_set1_epi8(0x0f);
-    __m512 acc = _mm512_setzero_ps();
-    __m128 acc_min = _mm_setzero_ps();
-    for (int64_t i = 0; i < n / PHI_QK_K; i++, y++) {
-        q45k_block b = q45k_at(w, i, y, q5, &acc_min);
-        __m512i scales = _mm512_castsi256_si512(b.scales);
-        __m512i qh = q5 ? broadcast256(b.qh) : _mm512_setzero_si512();
+    __m512i scales4 = _mm512_unpacklo_epi8(sm, _mm512_setzero_si512());
+    for (int j = 0; j < m; j++, x += stride, y++) {
+        /* super-block j's 8 scales as int16 in every lane; then per step
+         * scale 2k in the low half and 2k + 1 in the high half */
+        __m512i scales = j == 0   ? _mm512_shuffle_i32x4(scales4, scales4, 0x00)
+                         : j == 1 ? _mm512_shuffle_i32x4(scales4, scales4, 0x55)
+                         : j == 2 ? _mm512_shuffle_i32x4(scales4, scales4, 0xaa)
+                                  : _mm512_shuffle_i32x4(scales4, scales4, 0xff);
+        const uint8_t *qs = x + (q5 ? offsetof(phi_block_q5_k, qs) : offsetof(phi_block_q4_k, qs));
+        __m512i qh = q5 ? broadcast256(x + offsetof(phi_block_q5_k, qh)) : _mm512_setzero_si512();
         __m512i isum = _mm512_setzero_si512();
 #pragma GCC unroll 2
         for (int c = 0; c < 4; c += 2) {
-            __m512i q = _mm512_loadu_si512(b.qs + 32 * c);
+            __m512i q = _mm512_loadu_si512(qs + 32 * c);
             __m512i lo = _mm512_and_si512(q, low4);
             __m512i hi = _mm512_and_si512(_mm512_srli_epi16(q, 4), low4);
             __m512i u0 = _mm512_shuffle_i64x2(lo, hi, _MM_SHUFFLE(1, 0, 1, 0));
@@ -559,12 +628,24 @@ static inline __attribute__((always_inline)) float dot_q45_k(int64_t n, const vo
                 u0 = _mm512_mask_add_epi8(u0, b0, u0, _mm512_set1_epi8(16));
                 u1 = _mm512_mask_add_epi8(u1, b1, u1, _mm512_set1_epi8(16));
             }
-            isum = scaled_dot(isum, u0, y->qs + 64 * c, step_scales(scales, 2 * c, 16));
-            isum = scaled_dot(isum, u1, y->qs + 64 * c + 64, step_scales(scales, 2 * c + 2, 16));
+            isum = scaled_dot(isum, u0, y->qs + 64 * c, pick_scales(scales, 2 * c));
+            isum = scaled_dot(isum, u1, y->qs + 64 * c + 64, pick_scales(scales, 2 * c + 2));
         }
-        acc = add_superblock(acc, y->d * b.d, isum);
+        *acc = _mm512_fmadd_ps(_mm512_permutexvar_ps(_mm512_set1_epi32(2 * j), ds),
+                               _mm512_cvtepi32_ps(isum), *acc);
     }
-    return _mm512_reduce_add_ps(acc) - hsum128_ps(acc_min);
+}
+
+static inline __attribute__((always_inline)) float dot_q45_k(int64_t n, const void *w,
+                                                             const phi_block_q8_k *y, bool q5)
+{
+    __m512 acc = _mm512_setzero_ps(), acc_min = _mm512_setzero_ps();
+    int64_t blocks = n / PHI_QK_K, i = 0;
+    for (; i + 4 <= blocks; i += 4)
+        q45k_group(w, i, y, 4, q5, &acc, &acc_min);
+    if (i < blocks)
+        q45k_group(w, i, y, (int)(blocks - i), q5, &acc, &acc_min);
+    return _mm512_reduce_add_ps(_mm512_sub_ps(acc, acc_min));
 }
 
 PHI_X86_K_ENTRIES
