@@ -9,8 +9,14 @@
  * exist on this CPU and which one a context takes (PHI4_KERNEL applies).
  *
  * Tolerances. u = 2^-24 (f32 unit roundoff).
- * - quantize_act, dequant, axpy_f32, scale_f32: exact (bytes / bits). The
- *   SIMD versions do the same IEEE operations per element in the same order.
+ * - quantize_act, dequant, axpy_f32, scale_f32, f32_to_f16: exact (bytes /
+ *   bits). The SIMD versions do the same IEEE operations per element in the
+ *   same order (f32_to_f16: the same rounding; a NaN only has to stay NaN).
+ * - swiglu_f32: within 8u relative, or 1e-35 absolute. The SIMD e^x is a
+ *   polynomial within 2 ulp (4u) of expf; 1 + e^x, the division and the
+ *   product are the same IEEE operations. Where e^x overflows on one side
+ *   and is just below FLT_MAX on the other, the result is -0 against
+ *   ~-3e-37·up: the absolute term.
  * - Float dots of n products: both sides are sums of the same n products in
  *   different orders (and with or without FMA), so each is within n·u·Σ|w·a|
  *   of the exact value (Higham, γ_n); the two agree within 2(n+1)·u·Σ|w·a|.
@@ -820,6 +826,58 @@ static void test_axpy_scale(const phi_kernels *k)
     }
 }
 
+/* ---- element-wise ----------------------------------------------------- */
+
+static void test_elementwise(const phi_kernels *k)
+{
+    static const int64_t sizes[] = {1, 3, 7, 8, 9, 31, 33, 255, 1001};
+    /* overflow and underflow of e^-g, fp16's limits (65504 is the largest
+     * half, 65520 rounds to inf, 2^-24 is the smallest subnormal), NaN, inf */
+    static const float edges[] = {INFINITY, -INFINITY, NAN, -0.0f, 88.5f, -88.5f, 88.75f,
+                                  -88.75f, 87.5f, -87.5f, 65504.0f, 65519.0f, 65520.0f,
+                                  -1e10f, 5.96e-8f, 2.98e-8f, 6.1e-5f, 1e-30f};
+    enum { MAX = 1001, N_EDGES = sizeof edges / sizeof edges[0] };
+    float g[MAX], u[MAX], yk[MAX + 1], ys[MAX + 1];
+    uint16_t hk[MAX + 1], hs[MAX + 1];
+    double worst = 0.0;
+    for (size_t s = 0; s < sizeof sizes / sizeof *sizes; s++) {
+        int64_t n = sizes[s];
+        for (int64_t i = 0; i < n; i++) {
+            g[i] = i % 3 == 1 ? edges[(i / 3 + s) % N_EDGES] : rand_f() * 40.0f;
+            u[i] = rand_f() * 10.0f;
+        }
+        u[n / 2] = NAN;
+        yk[n] = ys[n] = 7.0f; /* nothing written past n */
+        hk[n] = hs[n] = 0x1234;
+        if (k->f32_to_f16 != scalar_k->f32_to_f16) {
+            k->f32_to_f16(n, g, hk);
+            scalar_k->f32_to_f16(n, g, hs);
+            bool same = hk[n] == hs[n];
+            for (int64_t i = 0; i < n; i++)
+                same &= isnan(g[i]) ? (hk[i] & 0x7c00) == 0x7c00 && (hk[i] & 0x3ff) != 0
+                                    : hk[i] == hs[i];
+            CHECK(same);
+        }
+        if (k->swiglu_f32 != scalar_k->swiglu_f32) {
+            k->swiglu_f32(n, g, u, yk);
+            scalar_k->swiglu_f32(n, g, u, ys);
+            bool ok = yk[n] == ys[n];
+            for (int64_t i = 0; i < n; i++) {
+                if (!isfinite(ys[i]) || !isfinite(yk[i])) {
+                    ok &= same_float(yk[i], ys[i]);
+                    continue;
+                }
+                double err = fabs((double)yk[i] - ys[i]), tol = 8.0 * U * fabs(ys[i]) + 1e-35;
+                worst = fmax(worst, err / tol);
+                ok &= err <= tol;
+            }
+            CHECK(ok);
+        }
+    }
+    if (k->swiglu_f32 != scalar_k->swiglu_f32)
+        printf("level %s: swiglu_f32 within %.3f of its tolerance\n", k->name, worst);
+}
+
 /* ---- dequant: exact at every level ----------------------------------- */
 
 static void test_dequant(const phi_kernels *k)
@@ -1250,10 +1308,13 @@ static int test_level(const phi_kernels *k)
     print_dot_worst(k, "dot_f32", PHI_DT_F32);
     check_own(k, k->axpy_f32 != scalar_k->axpy_f32, "axpy_f32", PHI_DT_F32);
     check_own(k, k->scale_f32 != scalar_k->scale_f32, "scale_f32", PHI_DT_F32);
+    check_own(k, k->f32_to_f16 != scalar_k->f32_to_f16, "f32_to_f16", PHI_DT_F32);
+    check_own(k, k->swiglu_f32 != scalar_k->swiglu_f32, "swiglu_f32", PHI_DT_F32);
     check_own(k, k->attn[PHI_DT_F32] != scalar_k->attn[PHI_DT_F32], "attn", PHI_DT_F32);
     check_own(k, k->attn[PHI_DT_F16] != scalar_k->attn[PHI_DT_F16], "attn", PHI_DT_F16);
-    slots += 5;
+    slots += 7;
     test_axpy_scale(k);
+    test_elementwise(k);
     test_dequant(k);
     test_attention(k);
     test_attention_op(k);

@@ -56,9 +56,4 @@ size_t phi_op_attention_scratch(int32_t n_head, int32_t head_dim);
  * however few KV heads there are, and merges the chunks' partial results. */
 void phi_op_attention(const phi_runtime *rt, const phi_attn_op *op);
 
-static inline float phi_silu(float x)
-{
-    return x / (1.0f + __builtin_expf(-x));
-}
-
 #endif

@@ -10,7 +10,6 @@
 
 #include "arch/arch.h"
 #include "arch/ops.h"
-#include "kernels/fp16.h"
 #include "phi4.h"
 
 enum factor_set { FACTORS_SHORT = 0, FACTORS_LONG = 1 };
@@ -531,15 +530,13 @@ static void rope_apply(float *head, const float *rope, int32_t n_rot)
 
 /* Values enter the cache in its type: an F16 cache rounds them here, keys
  * after RoPE. */
-static void cache_row(const phi3_state *s, void *dst, const float *src, int32_t n)
+static void cache_row(const phi_kernels *k, const phi3_state *s, void *dst, const float *src,
+                      int32_t n)
 {
-    if (s->kv_type == PHI_DT_F16) {
-        uint16_t *h = dst;
-        for (int32_t i = 0; i < n; i++)
-            h[i] = phi_f32_to_fp16(src[i]);
-    } else {
+    if (s->kv_type == PHI_DT_F16)
+        k->f32_to_f16(n, src, dst);
+    else
         memcpy(dst, src, (size_t)n * sizeof(float));
-    }
 }
 
 static int phi3_forward(const phi_model *m, void *state, const phi_runtime *rt,
@@ -581,8 +578,8 @@ static int phi3_forward(const phi_model *m, void *state, const phi_runtime *rt,
             for (int32_t g = 0; g < w->n_head_kv; g++) {
                 rope_apply(kk + (size_t)g * hd, rope, w->n_rot);
                 size_t at = kv_head_offset(w, s, l, g) + (size_t)(pos0 + t) * s->row_bytes;
-                cache_row(s, (char *)s->k_cache + at, kk + (size_t)g * hd, hd);
-                cache_row(s, (char *)s->v_cache + at, v + (size_t)g * hd, hd);
+                cache_row(rt->k, s, (char *)s->k_cache + at, kk + (size_t)g * hd, hd);
+                cache_row(rt->k, s, (char *)s->v_cache + at, v + (size_t)g * hd, hd);
             }
         }
         size_t layer_at = kv_head_offset(w, s, l, 0);
@@ -603,10 +600,8 @@ static int phi3_forward(const phi_model *m, void *state, const phi_runtime *rt,
         phi_op_rmsnorm(s->x, L->ffn_norm, D, n, w->eps, s->xn);
         phi_op_matmul(rt, L->ffn_up, s->xn, n, s->up, s->scratch);
         for (int32_t t = 0; t < n; t++) {
-            const float *gate = s->up + (size_t)t * 2 * w->n_ff, *up = gate + w->n_ff;
-            float *out = s->ffn + (size_t)t * w->n_ff;
-            for (int32_t i = 0; i < w->n_ff; i++)
-                out[i] = phi_silu(gate[i]) * up[i];
+            const float *gate = s->up + (size_t)t * 2 * w->n_ff;
+            rt->k->swiglu_f32(w->n_ff, gate, gate + w->n_ff, s->ffn + (size_t)t * w->n_ff);
         }
         phi_op_matmul(rt, L->ffn_down, s->ffn, n, s->xn, s->scratch);
         for (size_t i = 0; i < (size_t)n * D; i++)

@@ -29,17 +29,6 @@
 
 enum { ATTN_BLOCK = 8, ATTN_QUAD = 4 };
 
-/* Cephes' expf after x = n ln2 + r, for the polynomial exp of every level:
- * ln2 in two parts (the first has few bits, so n times it is exact), and
- * e^r = 1 + r + r²·p(r) with p's coefficients highest power first. Below
- * ATTN_EXP_MIN e^x would be subnormal, and the levels return 0. */
-#define ATTN_EXP_MIN (-87.3365447505531f)
-#define ATTN_LOG2E 1.44269504088896341f
-#define ATTN_LN2_HI 0.693359375f
-#define ATTN_LN2_LO (-2.12194440e-4f)
-static const float attn_exp_poly[6] = {1.9875691500e-4f, 1.3981999507e-3f, 8.3334519073e-3f,
-                                       4.1665795894e-2f, 1.6666665459e-1f, 5.0000001201e-1f};
-
 static inline void attn_qk_rows(int64_t hd, int ng, int np, const float *q, const char *k,
                                 size_t stride, int j, bool f16,
                                 attn_part part[ATTN_QUAD][ATTN_BLOCK]);

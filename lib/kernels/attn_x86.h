@@ -11,6 +11,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "kernels/x86_shared.h"
+
 typedef __m256 attn_part;
 typedef __m256 attn_scores;
 #include "kernels/attn_blocks.h"
@@ -42,27 +44,6 @@ static inline __m256 sum8x8_ps(const __m256 v[8])
      * likewise for v[4..7] */
     return _mm256_add_ps(_mm256_permute2f128_ps(lo, hi, 0x20),
                          _mm256_permute2f128_ps(lo, hi, 0x31));
-}
-
-/* e^x for x <= 0 (softmax weights) to about 2 ulp, attn_blocks.h's
- * polynomial. Exactly 1 at 0, 0 below ATTN_EXP_MIN and at -inf, NaN for
- * NaN. */
-static inline __m256 exp8_ps(__m256 x)
-{
-    const __m256 lo = _mm256_set1_ps(ATTN_EXP_MIN);
-    __m256 underflow = _mm256_cmp_ps(x, lo, _CMP_LT_OQ);
-    x = _mm256_max_ps(lo, x); /* returns its second operand, x, when x is NaN */
-    __m256 n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(ATTN_LOG2E)),
-                               _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-    __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(ATTN_LN2_HI), x);
-    r = _mm256_fnmadd_ps(n, _mm256_set1_ps(ATTN_LN2_LO), r);
-    __m256 p = _mm256_set1_ps(attn_exp_poly[0]);
-    for (int c = 1; c < 6; c++)
-        p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(attn_exp_poly[c]));
-    p = _mm256_fmadd_ps(_mm256_mul_ps(p, r), r, _mm256_add_ps(r, _mm256_set1_ps(1.0f)));
-    __m256i e = _mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127));
-    e = _mm256_slli_epi32(e, 23); /* 2^n */
-    return _mm256_andnot_ps(underflow, _mm256_mul_ps(p, _mm256_castsi256_ps(e)));
 }
 
 static inline attn_part attn_zero_part(void)

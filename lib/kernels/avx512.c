@@ -961,6 +961,8 @@ void phi_kernels_init_avx512(phi_kernels *k)
     k->dot_f32 = dot_f32;
     k->axpy_f32 = axpy_f32;
     k->scale_f32 = scale_f32;
+    k->f32_to_f16 = x86_f32_to_f16;
+    k->swiglu_f32 = x86_swiglu_f32;
 
     k->attn[PHI_DT_F32] = attn_f32;
     k->attn[PHI_DT_F16] = attn_f16;

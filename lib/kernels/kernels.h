@@ -66,6 +66,10 @@ typedef struct phi_kernels {
     float (*dot_f32)(int64_t n, const float *a, const float *b);
     void (*axpy_f32)(int64_t n, float alpha, const float *x, float *y); /* y += alpha*x */
     void (*scale_f32)(int64_t n, float alpha, float *x);                 /* x *= alpha */
+    /* Element-wise work between the matrix products of a token. */
+    void (*f32_to_f16)(int64_t n, const float *x, uint16_t *h); /* to nearest even */
+    /* out = silu(gate)·up = gate / (1 + e^-gate) · up */
+    void (*swiglu_f32)(int64_t n, const float *gate, const float *up, float *out);
 
     /* Indexed by the KV cache type (F32, F16). NULL: not supported. */
     phi_attn_fn attn[PHI_DT_COUNT];

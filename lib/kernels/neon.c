@@ -10,6 +10,7 @@
 #include <stdbool.h>
 #include <string.h>
 
+#include "kernels/exp_poly.h"
 #include "kernels/fp16.h"
 #include "kernels/kernels.h"
 #include "kernels/neon_blocks.h"
@@ -198,6 +199,71 @@ static void scale_f32(int64_t n, float alpha, float *x)
         x[i] *= alpha;
 }
 
+/* ---- element-wise ----------------------------------------------------- */
+
+/* e^x to about 2 ulp by exp_poly.h's polynomial: exactly 1 at 0, 0 below
+ * EXP_MIN and at -inf, +inf from EXP_MAX up, NaN for NaN (FMAX and FMIN
+ * keep a NaN). */
+static inline float32x4_t exp4(float32x4_t x)
+{
+    const float32x4_t lo = vdupq_n_f32(EXP_MIN);
+    uint32x4_t underflow = vcltq_f32(x, lo);
+    x = vminq_f32(vmaxq_f32(x, lo), vdupq_n_f32(EXP_MAX));
+    float32x4_t n = vrndnq_f32(vmulq_n_f32(x, EXP_LOG2E));
+    float32x4_t r = vfmsq_f32(x, n, vdupq_n_f32(EXP_LN2_HI));
+    r = vfmsq_f32(r, n, vdupq_n_f32(EXP_LN2_LO));
+    float32x4_t p = vdupq_n_f32(exp_poly[0]);
+    for (int c = 1; c < 6; c++)
+        p = vfmaq_f32(vdupq_n_f32(exp_poly[c]), p, r);
+    p = vfmaq_f32(vaddq_f32(r, vdupq_n_f32(1.0f)), vmulq_f32(p, r), r);
+    /* 2^n, in unsigned lanes: x = +inf (a NaN score left the max at -inf)
+     * converts to INT32_MAX, and the add must wrap without overflow */
+    uint32x4_t e = vaddq_u32(vreinterpretq_u32_s32(vcvtq_s32_f32(n)), vdupq_n_u32(127));
+    float32x4_t y = vmulq_f32(p, vreinterpretq_f32_u32(vshlq_n_u32(e, 23)));
+    return vreinterpretq_f32_u32(vbicq_u32(vreinterpretq_u32_f32(y), underflow));
+}
+
+/* Tails go through the vector code on a padded copy, so every element
+ * sees the same arithmetic. */
+static void swiglu_f32(int64_t n, const float *gate, const float *up, float *out)
+{
+    for (int64_t i = 0; i < n; i += 4) {
+        float gt[4] = {0}, ut[4] = {0}, ot[4];
+        bool tail = n - i < 4;
+        if (tail) {
+            memcpy(gt, gate + i, (size_t)(n - i) * sizeof(float));
+            memcpy(ut, up + i, (size_t)(n - i) * sizeof(float));
+        }
+        float32x4_t g = vld1q_f32(tail ? gt : gate + i), u = vld1q_f32(tail ? ut : up + i);
+        float32x4_t e = exp4(vnegq_f32(g));
+        float32x4_t y = vmulq_f32(vdivq_f32(g, vaddq_f32(vdupq_n_f32(1.0f), e)), u);
+        if (!tail) {
+            vst1q_f32(out + i, y);
+            continue;
+        }
+        vst1q_f32(ot, y);
+        memcpy(out + i, ot, (size_t)(n - i) * sizeof(float));
+    }
+}
+
+static void f32_to_f16(int64_t n, const float *x, uint16_t *h)
+{
+    for (int64_t i = 0; i < n; i += 4) {
+        float xt[4] = {0};
+        uint16_t ht[4];
+        bool tail = n - i < 4;
+        if (tail)
+            memcpy(xt, x + i, (size_t)(n - i) * sizeof(float));
+        uint16x4_t v = vreinterpret_u16_f16(vcvt_f16_f32(vld1q_f32(tail ? xt : x + i)));
+        if (!tail) {
+            vst1_u16(h + i, v);
+            continue;
+        }
+        vst1_u16(ht, v);
+        memcpy(h + i, ht, (size_t)(n - i) * sizeof(uint16_t));
+    }
+}
+
 /* ---- attention: attn_blocks.h's driver over 4-lane vectors ------------ */
 
 typedef float32x4_t attn_part;
@@ -273,28 +339,6 @@ static inline float attn_scores_max(attn_scores s)
     return vmaxvq_f32(vmaxq_f32(s.val[0], s.val[1]));
 }
 
-/* e^x for x <= 0 (softmax weights) to about 2 ulp, attn_blocks.h's
- * polynomial. Exactly 1 at 0, 0 below ATTN_EXP_MIN and at -inf, NaN for NaN
- * (FMAX keeps a NaN). */
-static inline float32x4_t exp4(float32x4_t x)
-{
-    const float32x4_t lo = vdupq_n_f32(ATTN_EXP_MIN);
-    uint32x4_t underflow = vcltq_f32(x, lo);
-    x = vmaxq_f32(x, lo);
-    float32x4_t n = vrndnq_f32(vmulq_n_f32(x, ATTN_LOG2E));
-    float32x4_t r = vfmsq_f32(x, n, vdupq_n_f32(ATTN_LN2_HI));
-    r = vfmsq_f32(r, n, vdupq_n_f32(ATTN_LN2_LO));
-    float32x4_t p = vdupq_n_f32(attn_exp_poly[0]);
-    for (int c = 1; c < 6; c++)
-        p = vfmaq_f32(vdupq_n_f32(attn_exp_poly[c]), p, r);
-    p = vfmaq_f32(vaddq_f32(r, vdupq_n_f32(1.0f)), vmulq_f32(p, r), r);
-    /* 2^n, in unsigned lanes: x = +inf (a NaN score left the max at -inf)
-     * converts to INT32_MAX, and the add must wrap without overflow */
-    uint32x4_t e = vaddq_u32(vreinterpretq_u32_s32(vcvtq_s32_f32(n)), vdupq_n_u32(127));
-    float32x4_t y = vmulq_f32(p, vreinterpretq_f32_u32(vshlq_n_u32(e, 23)));
-    return vreinterpretq_f32_u32(vbicq_u32(vreinterpretq_u32_f32(y), underflow));
-}
-
 static inline float attn_block_weights(attn_scores s, float max, float w[ATTN_BLOCK])
 {
     float32x4_t e0 = exp4(vsubq_f32(s.val[0], vdupq_n_f32(max)));
@@ -359,6 +403,8 @@ void phi_kernels_init_neon(phi_kernels *k)
     k->dot_f32 = dot_f32;
     k->axpy_f32 = axpy_f32;
     k->scale_f32 = scale_f32;
+    k->f32_to_f16 = f32_to_f16;
+    k->swiglu_f32 = swiglu_f32;
 
     k->attn[PHI_DT_F32] = attn_f32;
     k->attn[PHI_DT_F16] = attn_f16;

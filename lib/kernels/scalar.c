@@ -423,6 +423,18 @@ static void scale_f32(int64_t n, float alpha, float *x)
         x[i] *= alpha;
 }
 
+static void f32_to_f16(int64_t n, const float *x, uint16_t *h)
+{
+    for (int64_t i = 0; i < n; i++)
+        h[i] = phi_f32_to_fp16(x[i]);
+}
+
+static void swiglu_f32(int64_t n, const float *gate, const float *up, float *out)
+{
+    for (int64_t i = 0; i < n; i++)
+        out[i] = gate[i] / (1.0f + expf(-gate[i])) * up[i];
+}
+
 /* ---- attention ------------------------------------------------------- */
 
 static inline float kv_value(const void *row, int64_t i, bool f16)
@@ -505,6 +517,8 @@ void phi_kernels_init_scalar(phi_kernels *k)
     k->dot_f32 = dot_f32;
     k->axpy_f32 = axpy_f32;
     k->scale_f32 = scale_f32;
+    k->f32_to_f16 = f32_to_f16;
+    k->swiglu_f32 = swiglu_f32;
 
     k->attn[PHI_DT_F32] = attn_f32;
     k->attn[PHI_DT_F16] = attn_f16;

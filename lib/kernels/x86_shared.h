@@ -2,12 +2,17 @@
  * least -mavx2 -mfma -mf16c, and nothing else includes this. Per block, not
  * per element: unpacking nibbles and the packed sub-scales of the K-quants
  * straight into vectors (going through memory would stall on the store
- * forwarding of the narrow stores). */
+ * forwarding of the narrow stores). Then the polynomial exp and the
+ * element-wise kernels, the same at both levels. */
 #ifndef PHI_KERNELS_X86_SHARED_H
 #define PHI_KERNELS_X86_SHARED_H
 
 #include <immintrin.h>
+#include <stdbool.h>
+#include <string.h>
 
+#include "kernels/exp_poly.h"
+#include "kernels/fp16.h"
 #include "kernels/quant_blocks.h"
 
 /* The 32 nibbles of 16 bytes in element order: low nibbles (elements 0..15)
@@ -123,6 +128,69 @@ static inline __m256i move_bit(__m256i v, int s, int to)
     if (s > to)
         return _mm256_and_si256(_mm256_srli_epi16(v, s - to), m);
     return _mm256_and_si256(_mm256_slli_epi16(v, to - s), m);
+}
+
+/* e^x to about 2 ulp by exp_poly.h's polynomial: exactly 1 at 0, 0 below
+ * EXP_MIN and at -inf, +inf from EXP_MAX up, NaN for NaN (max and min
+ * return their second operand, x, when x is NaN). */
+static inline __m256 exp8_ps(__m256 x)
+{
+    const __m256 lo = _mm256_set1_ps(EXP_MIN);
+    __m256 underflow = _mm256_cmp_ps(x, lo, _CMP_LT_OQ);
+    x = _mm256_min_ps(_mm256_set1_ps(EXP_MAX), _mm256_max_ps(lo, x));
+    __m256 n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(EXP_LOG2E)),
+                               _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(EXP_LN2_HI), x);
+    r = _mm256_fnmadd_ps(n, _mm256_set1_ps(EXP_LN2_LO), r);
+    __m256 p = _mm256_set1_ps(exp_poly[0]);
+    for (int c = 1; c < 6; c++)
+        p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(exp_poly[c]));
+    p = _mm256_fmadd_ps(_mm256_mul_ps(p, r), r, _mm256_add_ps(r, _mm256_set1_ps(1.0f)));
+    __m256i e = _mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127));
+    e = _mm256_slli_epi32(e, 23); /* 2^n */
+    return _mm256_andnot_ps(underflow, _mm256_mul_ps(p, _mm256_castsi256_ps(e)));
+}
+
+/* The element-wise kernels of both levels: 256 bits are plenty for vectors
+ * of a few thousand floats per token. The tails go through the same vector
+ * code on a padded copy, so every element sees the same arithmetic. */
+static void x86_swiglu_f32(int64_t n, const float *gate, const float *up, float *out)
+{
+    for (int64_t i = 0; i < n; i += 8) {
+        __m256 g, u;
+        float gt[8] = {0}, ut[8] = {0}, ot[8];
+        bool tail = n - i < 8;
+        if (tail) {
+            memcpy(gt, gate + i, (size_t)(n - i) * sizeof(float));
+            memcpy(ut, up + i, (size_t)(n - i) * sizeof(float));
+        }
+        g = _mm256_loadu_ps(tail ? gt : gate + i);
+        u = _mm256_loadu_ps(tail ? ut : up + i);
+        __m256 e = exp8_ps(_mm256_sub_ps(_mm256_setzero_ps(), g));
+        __m256 y = _mm256_mul_ps(_mm256_div_ps(g, _mm256_add_ps(_mm256_set1_ps(1.0f), e)), u);
+        if (!tail) {
+            _mm256_storeu_ps(out + i, y);
+            continue;
+        }
+        _mm256_storeu_ps(ot, y);
+        memcpy(out + i, ot, (size_t)(n - i) * sizeof(float));
+    }
+}
+
+static void x86_f32_to_f16(int64_t n, const float *x, uint16_t *h)
+{
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        _mm_storeu_si128((__m128i *)(h + i),
+                         _mm256_cvtps_ph(_mm256_loadu_ps(x + i), _MM_FROUND_TO_NEAREST_INT));
+    if (i < n) {
+        float xt[8] = {0};
+        uint16_t ht[8];
+        memcpy(xt, x + i, (size_t)(n - i) * sizeof(float));
+        _mm_storeu_si128((__m128i *)ht,
+                         _mm256_cvtps_ph(_mm256_loadu_ps(xt), _MM_FROUND_TO_NEAREST_INT));
+        memcpy(h + i, ht, (size_t)(n - i) * sizeof(uint16_t));
+    }
 }
 
 /* Sum of the 4 lanes. */
