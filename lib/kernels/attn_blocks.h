@@ -27,7 +27,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
-enum { ATTN_BLOCK = 8, ATTN_QUAD = 4 };
+/* The K and V rows of the block ATTN_PREFETCH_BLOCKS ahead are prefetched:
+ * a decode step reads the cache from memory, and the hardware prefetchers
+ * alone left attention at a third of the matrix products' pace (Phi-4-mini
+ * Q4_0 at ~530 positions: 2.72 ms of attention per token without, 1.86 ms
+ * at 2 blocks ahead, 2.1-2.3 ms at 4 or 8). */
+enum { ATTN_BLOCK = 8, ATTN_QUAD = 4, ATTN_PREFETCH_BLOCKS = 2 };
 
 static inline void attn_qk_rows(int64_t hd, int ng, int np, const float *q, const char *k,
                                 size_t stride, int j, bool f16,
@@ -102,6 +107,11 @@ static inline __attribute__((always_inline)) void attn_blocks(
     for (int64_t p = 0; p < n_pos; p += ATTN_BLOCK) {
         const char *kb = (const char *)k + p * stride, *vb = (const char *)v + p * stride;
         int64_t left = n_pos - p;
+        if (left > ATTN_PREFETCH_BLOCKS * ATTN_BLOCK)
+            for (size_t at = 0; at < ATTN_BLOCK * stride; at += 64) {
+                __builtin_prefetch(kb + ATTN_PREFETCH_BLOCKS * ATTN_BLOCK * stride + at);
+                __builtin_prefetch(vb + ATTN_PREFETCH_BLOCKS * ATTN_BLOCK * stride + at);
+            }
         for (int32_t g0 = 0; g0 < n_q; g0 += ATTN_QUAD) {
             int ng = n_q - g0 < ATTN_QUAD ? (int)(n_q - g0) : ATTN_QUAD;
             if (left >= ATTN_BLOCK) /* a constant nb lets the ISA loops unroll */
