@@ -216,50 +216,44 @@ static inline float32x4_t exp4(float32x4_t x)
     for (int c = 1; c < 6; c++)
         p = vfmaq_f32(vdupq_n_f32(exp_poly[c]), p, r);
     p = vfmaq_f32(vaddq_f32(r, vdupq_n_f32(1.0f)), vmulq_f32(p, r), r);
-    /* 2^n, in unsigned lanes: x = +inf (a NaN score left the max at -inf)
-     * converts to INT32_MAX, and the add must wrap without overflow */
-    uint32x4_t e = vaddq_u32(vreinterpretq_u32_s32(vcvtq_s32_f32(n)), vdupq_n_u32(127));
-    float32x4_t y = vmulq_f32(p, vreinterpretq_f32_u32(vshlq_n_u32(e, 23)));
+    /* 2^n: the clamp keeps n in -126..128 (a NaN converts to 0) */
+    int32x4_t e = vaddq_s32(vcvtq_s32_f32(n), vdupq_n_s32(127));
+    float32x4_t y = vmulq_f32(p, vreinterpretq_f32_s32(vshlq_n_s32(e, 23)));
     return vreinterpretq_f32_u32(vbicq_u32(vreinterpretq_u32_f32(y), underflow));
 }
 
-/* Tails go through the vector code on a padded copy, so every element
- * sees the same arithmetic. */
+/* A tail goes through the same vector code on a zero-padded copy, so every
+ * element sees the same arithmetic. */
+static inline float32x4_t swiglu4(float32x4_t g, float32x4_t u)
+{
+    float32x4_t e = exp4(vnegq_f32(g));
+    return vmulq_f32(vdivq_f32(g, vaddq_f32(vdupq_n_f32(1.0f), e)), u);
+}
+
 static void swiglu_f32(int64_t n, const float *gate, const float *up, float *out)
 {
-    for (int64_t i = 0; i < n; i += 4) {
+    int64_t i = 0;
+    for (; i + 4 <= n; i += 4)
+        vst1q_f32(out + i, swiglu4(vld1q_f32(gate + i), vld1q_f32(up + i)));
+    if (i < n) {
         float gt[4] = {0}, ut[4] = {0}, ot[4];
-        bool tail = n - i < 4;
-        if (tail) {
-            memcpy(gt, gate + i, (size_t)(n - i) * sizeof(float));
-            memcpy(ut, up + i, (size_t)(n - i) * sizeof(float));
-        }
-        float32x4_t g = vld1q_f32(tail ? gt : gate + i), u = vld1q_f32(tail ? ut : up + i);
-        float32x4_t e = exp4(vnegq_f32(g));
-        float32x4_t y = vmulq_f32(vdivq_f32(g, vaddq_f32(vdupq_n_f32(1.0f), e)), u);
-        if (!tail) {
-            vst1q_f32(out + i, y);
-            continue;
-        }
-        vst1q_f32(ot, y);
+        memcpy(gt, gate + i, (size_t)(n - i) * sizeof(float));
+        memcpy(ut, up + i, (size_t)(n - i) * sizeof(float));
+        vst1q_f32(ot, swiglu4(vld1q_f32(gt), vld1q_f32(ut)));
         memcpy(out + i, ot, (size_t)(n - i) * sizeof(float));
     }
 }
 
 static void f32_to_f16(int64_t n, const float *x, uint16_t *h)
 {
-    for (int64_t i = 0; i < n; i += 4) {
+    int64_t i = 0;
+    for (; i + 4 <= n; i += 4)
+        vst1_u16(h + i, vreinterpret_u16_f16(vcvt_f16_f32(vld1q_f32(x + i))));
+    if (i < n) {
         float xt[4] = {0};
         uint16_t ht[4];
-        bool tail = n - i < 4;
-        if (tail)
-            memcpy(xt, x + i, (size_t)(n - i) * sizeof(float));
-        uint16x4_t v = vreinterpret_u16_f16(vcvt_f16_f32(vld1q_f32(tail ? xt : x + i)));
-        if (!tail) {
-            vst1_u16(h + i, v);
-            continue;
-        }
-        vst1_u16(ht, v);
+        memcpy(xt, x + i, (size_t)(n - i) * sizeof(float));
+        vst1_u16(ht, vreinterpret_u16_f16(vcvt_f16_f32(vld1q_f32(xt))));
         memcpy(h + i, ht, (size_t)(n - i) * sizeof(uint16_t));
     }
 }

@@ -152,27 +152,24 @@ static inline __m256 exp8_ps(__m256 x)
 }
 
 /* The element-wise kernels of both levels: 256 bits are plenty for vectors
- * of a few thousand floats per token. The tails go through the same vector
- * code on a padded copy, so every element sees the same arithmetic. */
+ * of a few thousand floats per token. A tail goes through the same vector
+ * code on a zero-padded copy, so every element sees the same arithmetic. */
+static inline __m256 swiglu8(__m256 g, __m256 u)
+{
+    __m256 e = exp8_ps(_mm256_sub_ps(_mm256_setzero_ps(), g));
+    return _mm256_mul_ps(_mm256_div_ps(g, _mm256_add_ps(_mm256_set1_ps(1.0f), e)), u);
+}
+
 static void x86_swiglu_f32(int64_t n, const float *gate, const float *up, float *out)
 {
-    for (int64_t i = 0; i < n; i += 8) {
-        __m256 g, u;
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        _mm256_storeu_ps(out + i, swiglu8(_mm256_loadu_ps(gate + i), _mm256_loadu_ps(up + i)));
+    if (i < n) {
         float gt[8] = {0}, ut[8] = {0}, ot[8];
-        bool tail = n - i < 8;
-        if (tail) {
-            memcpy(gt, gate + i, (size_t)(n - i) * sizeof(float));
-            memcpy(ut, up + i, (size_t)(n - i) * sizeof(float));
-        }
-        g = _mm256_loadu_ps(tail ? gt : gate + i);
-        u = _mm256_loadu_ps(tail ? ut : up + i);
-        __m256 e = exp8_ps(_mm256_sub_ps(_mm256_setzero_ps(), g));
-        __m256 y = _mm256_mul_ps(_mm256_div_ps(g, _mm256_add_ps(_mm256_set1_ps(1.0f), e)), u);
-        if (!tail) {
-            _mm256_storeu_ps(out + i, y);
-            continue;
-        }
-        _mm256_storeu_ps(ot, y);
+        memcpy(gt, gate + i, (size_t)(n - i) * sizeof(float));
+        memcpy(ut, up + i, (size_t)(n - i) * sizeof(float));
+        _mm256_storeu_ps(ot, swiglu8(_mm256_loadu_ps(gt), _mm256_loadu_ps(ut)));
         memcpy(out + i, ot, (size_t)(n - i) * sizeof(float));
     }
 }
