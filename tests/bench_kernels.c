@@ -38,7 +38,10 @@ static double now(void)
 
 
 /* What one benchmark calls: kind selects the kernel, the rest is its data. */
-enum kind { VEC_DOT, DOT_F32, AXPY, SCALE, QUANTIZE, MATVEC, MATVEC_PACKED, ATTN, GEMM_LOOP, GEMM };
+enum kind {
+    VEC_DOT, DOT_F32, AXPY, SCALE, TO_F16, SWIGLU, QUANTIZE, MATVEC, MATVEC_PACKED, ATTN,
+    GEMM_LOOP, GEMM
+};
 
 /* Prompt processing: GEMM_TOKENS activation rows; the loop goes over
  * GEMM_ROW_TILE weight rows at a time, every token per tile (ops.c's tiles). */
@@ -95,6 +98,8 @@ static void run_once(const phi_kernels *k, bench *b)
     case DOT_F32: sink = k->dot_f32(b->n, b->x, b->y); break;
     case AXPY: k->axpy_f32(b->n, 1e-3f, b->x, b->y); break;
     case SCALE: k->scale_f32(b->n, 0.999f, b->y); break;
+    case TO_F16: k->f32_to_f16(b->n, b->x, b->a); break;
+    case SWIGLU: k->swiglu_f32(b->n, b->x, b->y, b->y); break; /* out over up, as it may */
     case QUANTIZE: k->quantize_act[b->type](b->x, b->a, b->n); break;
     case MATVEC: {
         const char *w = (const char *)b->w + b->next * b->w_row * (size_t)b->rows;
@@ -208,6 +213,8 @@ static void report(const phi_kernels **levels, int n_levels, enum kind kind, uin
     char label[64];
     double bytes = 0, flops = 2.0 * (double)n * (double)(rows ? rows : 1);
     int act = kind == QUANTIZE ? (int)type : phi_act_dtype(type);
+    if (kind == TO_F16)
+        b.a = malloc((size_t)n * sizeof(uint16_t));
     if (kind == VEC_DOT || kind == MATVEC || kind == MATVEC_PACKED || kind == QUANTIZE) {
         b.a = malloc(row_bytes((uint32_t)act, n));
         levels[0]->quantize_act[act](b.x, b.a, n);
@@ -251,6 +258,16 @@ static void report(const phi_kernels **levels, int n_levels, enum kind kind, uin
         bytes = 8.0 * (double)n;
         flops = (double)n;
         snprintf(label, sizeof label, "scale_f32");
+        break;
+    case TO_F16:
+        bytes = 6.0 * (double)n;
+        flops = 0;
+        snprintf(label, sizeof label, "f32_to_f16");
+        break;
+    case SWIGLU:
+        bytes = 12.0 * (double)n;
+        flops = 0;
+        snprintf(label, sizeof label, "swiglu_f32");
         break;
     case QUANTIZE:
         bytes = 4.0 * (double)n + (double)row_bytes(type, n);
@@ -366,6 +383,8 @@ int main(void)
         report(levels, n_levels, DOT_F32, PHI_DT_F32, lens[s], 0);
         report(levels, n_levels, AXPY, PHI_DT_F32, lens[s], 0);
         report(levels, n_levels, SCALE, PHI_DT_F32, lens[s], 0);
+        report(levels, n_levels, TO_F16, PHI_DT_F32, lens[s], 0);
+        report(levels, n_levels, SWIGLU, PHI_DT_F32, lens[s], 0);
         for (int t = 0; t < 3; t++)
             report(levels, n_levels, QUANTIZE, acts[t], lens[s], 0);
     }

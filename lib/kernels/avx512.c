@@ -581,7 +581,8 @@ static inline __attribute__((always_inline)) void q45k_group(const void *w, int6
         _mm512_srlv_epi32(a, _mm512_broadcast_i32x4(_mm_setr_epi32(0, 0, 0, 4))),
         _mm512_broadcast_i32x4(_mm_setr_epi32(0x3f3f3f3f, 0x0f0f0f0f, 0x3f3f3f3f, 0x0f0f0f0f)));
     __m512i high = _mm512_and_si512(
-        _mm512_srli_epi32(b, 2), _mm512_broadcast_i32x4(_mm_setr_epi32(0, 0x30303030, 0, 0x30303030)));
+        _mm512_srli_epi32(b, 2),
+        _mm512_broadcast_i32x4(_mm_setr_epi32(0, 0x30303030, 0, 0x30303030)));
     __m512i sm = _mm512_or_si512(low, high);
 
     /* [d_j·d_a, dmin_j·d_a] for super-block j in floats 2j, 2j + 1 */
