@@ -61,8 +61,9 @@ typedef struct phi_tensor {
     size_t nbytes;
     const void *data;
     /* Rows [0, packed_rows) are in the kernels' packed layout
-     * (kernels/packed.h), whole groups of 16; the rest in the format's row
-     * layout. 0 as read: an architecture packs what its kernels want. */
+     * (kernels/packed.h), whole groups of PHI_PACK_ROWS (64); the rest in
+     * the format's row layout. 0 as read: an architecture packs what its
+     * kernels want. */
     int64_t packed_rows;
 } phi_tensor;
 

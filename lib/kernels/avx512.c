@@ -303,9 +303,10 @@ PHI_BLOCK32_TYPES(BLOCKS32)
 
 /* Decode prefetches the weights this many bytes ahead of the column it
  * multiplies, into L1: with the hardware prefetchers alone a core keeps too
- * few lines in flight. Long one-token calls, 2 threads, against a bare read
- * loop: Q8_0 0.99-1.07 of it without, 1.16-1.18 with; Q4_0 0.95-1.0 and
- * 1.0-1.03 (2 KiB ahead was as good for Q4_0, 6-8 KiB for Q8_0). */
+ * few lines in flight when the memory is fast. Long one-token calls, 2
+ * threads, alternated: Q8_0 55 -> 59-63 GB/s, Q4_0 +3% (2 KiB ahead was as
+ * good for Q4_0, 6-8 KiB for Q8_0); model decode x1.12 (Q4_0) and x1.08
+ * (Q8_0). When the machine gave ~36 GB/s it made no difference. */
 enum { QUARTERS = PHI_PACK_ROWS / PHI_PACK_LANES, PREFETCH_AHEAD = 4096 };
 
 /* One block column's Σ u·a for nq quarters (their vectors PHI_PACK_VECTOR
