@@ -435,6 +435,44 @@ static inline __attribute__((always_inline)) float dot_q23_k(int64_t n, const vo
     return hsum_ps(acc);
 }
 
+/* Sum of the 4 lanes. */
+static inline float hsum128_ps(__m128 v)
+{
+    v = _mm_add_ps(v, _mm_movehl_ps(v, v));
+    return _mm_cvtss_f32(_mm_add_ss(v, _mm_movehdup_ps(v)));
+}
+
+/* Q4_K / Q5_K mins: Σ_s m_s·(bsums[2s] + bsums[2s+1]) as 4 int32 lanes. */
+static inline __m128i q4k_min_sums(__m256i scales_mins, const int16_t *bsums)
+{
+    __m256i b = _mm256_loadu_si256((const __m256i *)bsums);
+    __m128i pair = _mm_hadd_epi16(_mm256_castsi256_si128(b), _mm256_extracti128_si256(b, 1));
+    return _mm_madd_epi16(_mm256_extracti128_si256(scales_mins, 1), pair);
+}
+
+/* Super-block i of a Q4_K (q5 false) or Q5_K row: its quants, the 8 scales
+ * as int16 in both lanes, and the min term d_a·dmin·Σ_s m_s·A_s added to
+ * *acc_min (4 lanes). */
+typedef struct {
+    const uint8_t *qs, *qh; /* qh: NULL for Q4_K */
+    __m256i scales;
+    float d;
+} q45k_block;
+
+static inline q45k_block q45k_at(const void *w, int64_t i, const phi_block_q8_k *y, bool q5,
+                                 __m128 *acc_min)
+{
+    const phi_block_q4_k *x4 = (const phi_block_q4_k *)w + i;
+    const phi_block_q5_k *x5 = (const phi_block_q5_k *)w + i;
+    __m256i scm = q4k_scales_mins(q5 ? (const void *)x5 : (const void *)x4);
+    float dmin = _cvtsh_ss(q5 ? x5->dmin : x4->dmin);
+    *acc_min = _mm_fmadd_ps(_mm_set1_ps(y->d * dmin), _mm_cvtepi32_ps(q4k_min_sums(scm, y->bsums)),
+                            *acc_min);
+    return (q45k_block){.qs = q5 ? x5->qs : x4->qs, .qh = q5 ? x5->qh : NULL,
+                        .scales = _mm256_permute2x128_si256(scm, scm, 0x00),
+                        .d = _cvtsh_ss(q5 ? x5->d : x4->d)};
+}
+
 /* Q4_K and Q5_K: per 64-element chunk c one 32-byte load of qs gives the
  * low nibbles (sub-block 2c) and high nibbles (2c + 1); Q5_K ORs in bit 2c /
  * 2c+1 of qh as bit 4. The mins: Σ_s m_s·(bsums[2s] + bsums[2s+1]). */
