@@ -69,7 +69,7 @@ typedef struct {
     size_t act_row;     /* GEMM*: bytes per activation row */
     void *w, *a;        /* ATTN: K and V, ATTN_KV_HEADS heads of `rows` rows each */
     float *x, *y;       /* ATTN: the query heads and the outputs with max and sum */
-    int32_t *sums;      /* MATVEC_PACKED: the activation block sums */
+    int32_t *sums;      /* MATVEC_PACKED: the activation sums */
 } bench;
 
 /* One decode step of a layer: every KV head's group of query heads over
@@ -220,8 +220,8 @@ static void report(const phi_kernels **levels, int n_levels, enum kind kind, uin
         levels[0]->quantize_act[act](b.x, b.a, n);
     }
     if (kind == MATVEC_PACKED) {
-        b.sums = malloc((size_t)(n / 32) * sizeof *b.sums);
-        phi_act_block_sums(b.a, n, b.sums);
+        b.sums = malloc(phi_packed_sums_words(type, n) * sizeof *b.sums);
+        phi_packed_act_sums(type, b.a, n, b.sums);
     }
     switch (kind) {
     case VEC_DOT:

@@ -586,19 +586,19 @@ static void packed_case(const phi_kernels *k, uint32_t type, int64_t n, int grou
 {
     const block_format *f = format_of(type);
     int rows = groups * PHI_PACK_ROWS;
-    int64_t nb = n / 32;
-    size_t w_row = 0, a_row = 0;
+    int64_t nb = n / f->block;
+    size_t words = phi_packed_sums_words(type, n), w_row = 0, a_row = 0;
     CHECK(phi_dtype_row_bytes(type, n, &w_row) && phi_dtype_row_bytes(f->act, n, &a_row));
     size_t y_stride = (size_t)rows + 3, group_bytes = PHI_PACK_ROWS * w_row;
     unsigned char *w = malloc((size_t)rows * w_row), *packed = malloc((size_t)rows * w_row);
     unsigned char *a = malloc((size_t)cols * a_row), *row = malloc(w_row);
-    int32_t *sums = malloc((size_t)cols * (size_t)nb * sizeof *sums);
+    int32_t *sums = malloc((size_t)cols * words * sizeof *sums);
     float *x = malloc((size_t)n * sizeof(float)), *y = malloc((size_t)cols * y_stride * sizeof(float));
     for (int r = 0; r < rows; r++)
         gemm_fill_row(type, fill, r, n, w + (size_t)r * w_row);
     for (int c = 0; c < cols; c++) {
         gemm_fill_col(type, fill, c, n, x, a + (size_t)c * a_row);
-        phi_act_block_sums(a + (size_t)c * a_row, n, sums + (size_t)c * (size_t)nb);
+        phi_packed_act_sums(type, a + (size_t)c * a_row, n, sums + (size_t)c * words);
     }
     int bad = 0;
     for (int g = 0; g < groups; g++) {
@@ -641,7 +641,8 @@ static void packed_case(const phi_kernels *k, uint32_t type, int64_t n, int grou
 static void test_packed(const phi_kernels *k, uint32_t type)
 {
     static const int cols[] = {1, 2, 3, 4, 5, 7, 9};
-    static const int64_t sizes[] = {32, 37 * 32}; /* rows of 1 block and of many */
+    const int64_t block = format_of(type)->block;
+    const int64_t sizes[] = {block, 37 * block}; /* rows of 1 block and of many */
     for (size_t s = 0; s < sizeof sizes / sizeof *sizes; s++)
         for (int fill = GEMM_RANDOM; fill <= GEMM_ZEROS; fill++)
             for (int groups = 1; groups <= 3; groups++)

@@ -35,10 +35,10 @@ static bool use_blas(uint32_t weight_type, int32_t n)
 }
 #endif
 
-/* Bytes of one token's activation block sums for packed weights. */
+/* Bytes of one token's activation sums for packed weights. */
 static size_t sums_bytes(uint32_t weight_type, int64_t cols)
 {
-    return phi_packed_type(weight_type) ? (size_t)(cols / 32) * sizeof(int32_t) : 0;
+    return phi_packed_sums_words(weight_type, cols) * sizeof(int32_t);
 }
 
 size_t phi_op_matmul_scratch(uint32_t weight_type, int64_t cols, int32_t n)
@@ -51,7 +51,7 @@ size_t phi_op_matmul_scratch(uint32_t weight_type, int64_t cols, int32_t n)
     size_t row = 0;
     if (act < 0 || act == PHI_DT_F32 || !phi_dtype_row_bytes((uint32_t)act, cols, &row))
         return 0;
-    /* Activations, then (packed weights) each token's block sums from the
+    /* Activations, then (packed weights) each token's sums from the
      * next 4-byte boundary. */
     return (row + sums_bytes(weight_type, cols)) * (size_t)n + 4;
 }
@@ -125,7 +125,7 @@ typedef struct {
     const phi_tensor *w;
     const void *act;   /* activations in the weight's activation type */
     size_t act_row;    /* bytes per activation row */
-    int32_t *sums;     /* packed weights: each token's activation block sums */
+    int32_t *sums;     /* packed weights: each token's activation sums */
     const float *x;
     int32_t n;
     float *y;
@@ -145,8 +145,8 @@ static void quantize_rows(void *opaque, int ith, int nth)
     for (long t = t0; t < t1; t++) {
         j->k->quantize_act[j->act_type](j->x + t * cols, (char *)j->act + t * j->act_row, cols);
         if (j->w->packed_rows)
-            phi_act_block_sums((const char *)j->act + t * j->act_row, cols,
-                               j->sums + t * (cols / 32));
+            phi_packed_act_sums(j->w->type, (const char *)j->act + t * j->act_row, cols,
+                                j->sums + t * phi_packed_sums_words(j->w->type, cols));
     }
 }
 
@@ -161,9 +161,9 @@ static void multiply_block(const matmul_job *j, long r0, long r1, long t0, long 
     float *y = j->y + t0 * rows + r0;
     if (r0 < w->packed_rows) { /* row ranges start and end on group bounds */
         long packed_end = r1 < w->packed_rows ? r1 : (long)w->packed_rows;
+        const int32_t *sums = j->sums + (size_t)t0 * phi_packed_sums_words(w->type, cols);
         j->k->gemm_packed[w->type](cols, wdata, (int)((packed_end - r0) / PHI_PACK_ROWS), act,
-                                   j->act_row, j->sums + t0 * (cols / 32), (int)(t1 - t0), y,
-                                   (size_t)rows);
+                                   j->act_row, sums, (int)(t1 - t0), y, (size_t)rows);
         if (packed_end == r1)
             return;
         wdata += (packed_end - r0) * w_row;
@@ -326,7 +326,7 @@ void phi_op_get_row(const phi_runtime *rt, const phi_tensor *w, int64_t row, flo
     const phi_dtype_info *info = phi_dtype_get(w->type);
     const size_t column = (size_t)info->block_bytes * PHI_PACK_ROWS;
     const char *group = (const char *)w->data + (size_t)(row / PHI_PACK_ROWS) * PHI_PACK_ROWS * w_row;
-    unsigned char one[64]; /* a block of Q4_0 or Q8_0 */
+    unsigned char one[PHI_PACK_MAX_BLOCK];
     for (int64_t b = 0; b < w->ne[0] / info->block; b++, dst += info->block) {
         phi_unpack_row(w->type, info->block, group + (size_t)b * column, (int)(row % PHI_PACK_ROWS),
                        one);

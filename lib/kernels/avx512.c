@@ -729,6 +729,190 @@ static float vec_dot_iq4_xs(int64_t n, const void *w, const void *a)
     return _mm512_reduce_add_ps(acc);
 }
 
+/* ---- packed groups of 64 K-quant rows (packed.h; scalar.c:
+ * gemm_packed_superblocks) ----------------------------------------------
+ * Per super-block column, quarter and token: the 8 sub-block dots of 16
+ * rows by vpdpbusd against broadcast activation dwords (the quants are
+ * unsigned, 0..31), each times its rows' 6-bit scale in int32; the mins'
+ * Σ m_j·s_j by four vpdpbusd of 4 mins each against the token's split
+ * sub-block sums. Then one FMA for the scales and one for the mins, as the
+ * row kernel does per super-block. */
+
+/* Byte b (0..3) of every 32-bit lane, zero-extended (vpshufb indexes the
+ * bytes of each 128-bit lane). */
+static inline __m512i lane_byte(__m512i x, int b)
+{
+    const __m128i pick = _mm_setr_epi32((int)(0x80808000u | (unsigned)b), (int)(0x80808004u | (unsigned)b),
+                                        (int)(0x80808008u | (unsigned)b), (int)(0x8080800cu | (unsigned)b));
+    return _mm512_shuffle_epi8(x, _mm512_broadcast_i32x4(pick));
+}
+
+static inline __attribute__((always_inline)) void packed_k_tile(
+    bool q5, int64_t nb, const uint8_t *group, int q0, int nq, const uint8_t *a, size_t a_stride,
+    const int32_t *sums, size_t words, int nt, float *y, size_t y_stride)
+{
+    const size_t column = PHI_PACK_ROWS * (q5 ? sizeof(phi_block_q5_k) : sizeof(phi_block_q4_k));
+    const int first_qh = 3, first_qs = q5 ? 11 : 3; /* slices after the 3 of scales */
+    const __m512i low4 = _mm512_set1_epi8(0x0f), low6 = _mm512_set1_epi8(0x3f);
+    const __m512i bits45 = _mm512_set1_epi8(0x30), bit4 = _mm512_set1_epi8(0x10);
+    __m512 acc[QUARTERS][4];
+#pragma GCC unroll 4
+    for (int q = 0; q < nq; q++)
+#pragma GCC unroll 4
+        for (int t = 0; t < nt; t++)
+            acc[q][t] = _mm512_setzero_ps();
+    for (int64_t i = 0; i < nb; i++) {
+        const uint8_t *col = group + (size_t)i * column;
+        if (nt == 1) /* decode: the weights stream from memory */
+            for (size_t line = 0; line < column; line += 64)
+                _mm_prefetch((const char *)col + PREFETCH_AHEAD + line, _MM_HINT_T0);
+        const uint8_t *body = col + 2 * PHI_PACK_SCALES + (size_t)q0 * PHI_PACK_VECTOR;
+        const phi_block_q8_k *act[4];
+#pragma GCC unroll 4
+        for (int t = 0; t < nt; t++)
+            act[t] = (const phi_block_q8_k *)(a + (size_t)t * a_stride) + i;
+        /* The mins first, straight into acc: fewer vectors live across the
+         * quants (phi_unpack_q4k_scales has the layout of the 12 bytes). */
+#pragma GCC unroll 4
+        for (int q = 0; q < nq; q++) {
+            const uint8_t *s = body + q * PHI_PACK_VECTOR;
+            __m512i w1 = _mm512_loadu_si512(s + PHI_PACK_SLICE);
+            __m512i w2 = _mm512_loadu_si512(s + 2 * PHI_PACK_SLICE);
+            __m512i m0 = _mm512_and_si512(w1, low6);
+            __m512i m1 = _mm512_ternarylogic_epi32( /* (w2 >> 4 & low4) | top bits */
+                _mm512_srli_epi32(w2, 4), _mm512_and_si512(_mm512_srli_epi32(w1, 2), bits45), low4,
+                0xec);
+            __m512 dminw = _mm512_cvtph_ps(_mm256_loadu_si256(
+                (const __m256i *)(col + PHI_PACK_SCALES + (size_t)(q0 + q) * 2 * PHI_PACK_LANES)));
+#pragma GCC unroll 4
+            for (int t = 0; t < nt; t++) {
+                const int32_t *split = sums + (size_t)t * words + 4 * (size_t)i;
+                __m512i hi = _mm512_dpbusd_epi32(_mm512_setzero_si512(), m0, _mm512_set1_epi32(split[0]));
+                __m512i lo = _mm512_dpbusd_epi32(_mm512_setzero_si512(), m0, _mm512_set1_epi32(split[1]));
+                hi = _mm512_dpbusd_epi32(hi, m1, _mm512_set1_epi32(split[2]));
+                lo = _mm512_dpbusd_epi32(lo, m1, _mm512_set1_epi32(split[3]));
+                __m512i msum = _mm512_add_epi32(_mm512_slli_epi32(hi, 6), lo);
+                acc[q][t] = _mm512_fnmadd_ps(_mm512_mul_ps(dminw, _mm512_set1_ps(act[t]->d)),
+                                             _mm512_cvtepi32_ps(msum), acc[q][t]);
+            }
+        }
+        __m512i isum[QUARTERS][4], sc[QUARTERS];
+#pragma GCC unroll 4
+        for (int q = 0; q < nq; q++)
+#pragma GCC unroll 4
+            for (int t = 0; t < nt; t++)
+                isum[q][t] = _mm512_setzero_si512();
+#pragma GCC unroll 4
+        for (int c = 0; c < 4; c++) { /* sub-blocks 2c (low nibbles) and 2c+1 */
+            __m512i dlo[QUARTERS][4], dhi[QUARTERS][4];
+#pragma GCC unroll 4
+            for (int q = 0; q < nq; q++) {
+                if (c % 2 == 0) { /* scales 0-3 of each row as bytes, then 4-7 */
+                    const uint8_t *s = body + q * PHI_PACK_VECTOR;
+                    __m512i w0 = _mm512_loadu_si512(s);
+                    sc[q] = c == 0 ? _mm512_and_si512(w0, low6)
+                                   : _mm512_ternarylogic_epi32( /* (w2 & low4) | top bits */
+                                         _mm512_loadu_si512(s + 2 * PHI_PACK_SLICE),
+                                         _mm512_and_si512(_mm512_srli_epi32(w0, 2), bits45), low4, 0xec);
+                }
+#pragma GCC unroll 4
+                for (int t = 0; t < nt; t++)
+                    dlo[q][t] = dhi[q][t] = _mm512_setzero_si512();
+            }
+#pragma GCC unroll 8
+            for (int v = 0; v < 8; v++) {
+                __m512i lo[QUARTERS], hi[QUARTERS];
+#pragma GCC unroll 4
+                for (int q = 0; q < nq; q++) {
+                    const uint8_t *x = body + (size_t)(first_qs + 8 * c + v) * PHI_PACK_SLICE +
+                                       q * PHI_PACK_VECTOR;
+                    __m512i qs = _mm512_loadu_si512(x);
+                    lo[q] = _mm512_and_si512(qs, low4);
+                    hi[q] = _mm512_and_si512(_mm512_srli_epi16(qs, 4), low4);
+                    if (q5) { /* bit 2c of qh[l] above element 64c + l, 2c + 1 above 64c + 32 + l */
+                        __m512i qh = _mm512_loadu_si512(body + (size_t)(first_qh + v) * PHI_PACK_SLICE +
+                                                        q * PHI_PACK_VECTOR);
+                        __m512i h_lo = c <= 2 ? _mm512_slli_epi16(qh, 4 - 2 * c) : _mm512_srli_epi16(qh, 2);
+                        __m512i h_hi = c <= 1 ? _mm512_slli_epi16(qh, 3 - 2 * c)
+                                              : _mm512_srli_epi16(qh, 2 * c - 3);
+                        lo[q] = _mm512_ternarylogic_epi32(lo[q], h_lo, bit4, 0xf8); /* a | (b & c) */
+                        hi[q] = _mm512_ternarylogic_epi32(hi[q], h_hi, bit4, 0xf8);
+                    }
+                }
+#pragma GCC unroll 4
+                for (int t = 0; t < nt; t++) {
+                    const int8_t *aq = act[t]->qs + 64 * c + 4 * v;
+                    __m512i a_lo = _mm512_set1_epi32((int)phi_load_u32(aq));
+                    __m512i a_hi = _mm512_set1_epi32((int)phi_load_u32(aq + 32));
+#pragma GCC unroll 4
+                    for (int q = 0; q < nq; q++) {
+                        dlo[q][t] = _mm512_dpbusd_epi32(dlo[q][t], lo[q], a_lo);
+                        dhi[q][t] = _mm512_dpbusd_epi32(dhi[q][t], hi[q], a_hi);
+                    }
+                }
+            }
+#pragma GCC unroll 4
+            for (int q = 0; q < nq; q++) {
+                __m512i s_lo = lane_byte(sc[q], 2 * c % 4);
+                __m512i s_hi = lane_byte(sc[q], 2 * c % 4 + 1);
+#pragma GCC unroll 4
+                for (int t = 0; t < nt; t++)
+                    isum[q][t] = _mm512_add_epi32(
+                        isum[q][t], _mm512_add_epi32(_mm512_mullo_epi32(dlo[q][t], s_lo),
+                                                     _mm512_mullo_epi32(dhi[q][t], s_hi)));
+            }
+        }
+#pragma GCC unroll 4
+        for (int q = 0; q < nq; q++) {
+            const uint8_t *d = col + (size_t)(q0 + q) * 2 * PHI_PACK_LANES;
+            __m512 dw = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)d));
+#pragma GCC unroll 4
+            for (int t = 0; t < nt; t++)
+                acc[q][t] = _mm512_fmadd_ps(_mm512_mul_ps(dw, _mm512_set1_ps(act[t]->d)),
+                                            _mm512_cvtepi32_ps(isum[q][t]), acc[q][t]);
+        }
+    }
+#pragma GCC unroll 4
+    for (int q = 0; q < nq; q++)
+#pragma GCC unroll 4
+        for (int t = 0; t < nt; t++)
+            _mm512_storeu_ps(y + (size_t)t * y_stride + (size_t)(q0 + q) * PHI_PACK_LANES,
+                             acc[q][t]);
+}
+
+static inline __attribute__((always_inline)) void gemm_packed_superblocks(
+    int64_t n, const void *w, int n_groups, const void *a, size_t a_stride,
+    const int32_t *a_sums, int n_tok, float *y, size_t y_stride, uint32_t type)
+{
+    const bool q5 = type == PHI_DT_Q5_K;
+    const int64_t nb = n / PHI_QK_K;
+    const size_t words = phi_packed_sums_words(type, n);
+    const size_t group_bytes =
+        (size_t)nb * PHI_PACK_ROWS * (q5 ? sizeof(phi_block_q5_k) : sizeof(phi_block_q4_k));
+    for (int g = 0; g < n_groups; g++) {
+        const uint8_t *group = (const uint8_t *)w + (size_t)g * group_bytes;
+        float *yg = y + (size_t)g * PHI_PACK_ROWS;
+        if (n_tok == 1) {
+            packed_k_tile(q5, nb, group, 0, QUARTERS, a, a_stride, a_sums, words, 1, yg, y_stride);
+            continue;
+        }
+        for (int q = 0; q < QUARTERS; q++)
+            for (int t = 0; t < n_tok; t += 4) {
+                const uint8_t *at = (const uint8_t *)a + (size_t)t * a_stride;
+                const int32_t *st = a_sums + (size_t)t * words;
+                float *yt = yg + (size_t)t * y_stride;
+                switch (n_tok - t) {
+                case 1: packed_k_tile(q5, nb, group, q, 1, at, a_stride, st, words, 1, yt, y_stride); break;
+                case 2: packed_k_tile(q5, nb, group, q, 1, at, a_stride, st, words, 2, yt, y_stride); break;
+                case 3: packed_k_tile(q5, nb, group, q, 1, at, a_stride, st, words, 3, yt, y_stride); break;
+                default: packed_k_tile(q5, nb, group, q, 1, at, a_stride, st, words, 4, yt, y_stride); break;
+                }
+            }
+    }
+}
+
+PHI_PACKED_K_TYPES(PHI_PACKED_K_ENTRY)
+
 /* ---- activation converters (scalar.c: quantize_block) ----------------- */
 
 /* x * inv as the scalar twin rounds it: NaN to 0, clamped to ±127, roundf
@@ -965,6 +1149,7 @@ void phi_kernels_init_avx512(phi_kernels *k)
 #undef SET_GEMM
 #define SET_PACKED(T, name) k->gemm_packed[PHI_DT_##T] = gemm_packed_##name;
     PHI_PACKED32_TYPES(SET_PACKED)
+    PHI_PACKED_K_TYPES(SET_PACKED)
 #undef SET_PACKED
     k->pack_weights = true;
 

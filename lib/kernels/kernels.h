@@ -26,7 +26,7 @@ typedef void (*phi_gemm_fn)(int64_t n, const void *w, size_t w_stride, int n_row
 /* Packed weights (packed.h): y[t * y_stride + g * PHI_PACK_ROWS + r] =
  * dot(row r of group g, activation row t) for g < n_groups, t < n_tok;
  * groups are contiguous, PHI_PACK_ROWS rows' bytes each. a_sums holds
- * phi_act_block_sums of token t's row at a_sums + t * (n / 32). */
+ * phi_packed_act_sums of token t's row at a_sums + t * phi_packed_sums_words. */
 typedef void (*phi_gemm_packed_fn)(int64_t n, const void *w, int n_groups, const void *a,
                                    size_t a_stride, const int32_t *a_sums, int n_tok, float *y,
                                    size_t y_stride);

@@ -1,15 +1,42 @@
-/* The packed layout (packed.h): packing, unpacking, block sums. ISA-neutral:
- * every kernel level reads the same layout. */
+/* The packed layout (packed.h): packing, unpacking, activation sums.
+ * ISA-neutral: every kernel level reads the same layout. */
 #include "kernels/packed.h"
 
 #include <string.h>
 
+#include "core/dtype.h"
 #include "kernels/quant_blocks.h"
 #include "phi4.h"
 
+/* How a packed type's block splits into fp16 scales and body: the scales
+ * lead every block of these types, the body is the rest. */
+typedef struct {
+    int scales;     /* fp16 scales at the front of a block (d; d, dmin) */
+    uint8_t flip;   /* XOR on every body byte: Q8_0's q + 128 */
+} packed_format;
+
+static bool format_of(uint32_t type, packed_format *f)
+{
+    switch (type) {
+    case PHI_DT_Q4_0: *f = (packed_format){1, 0x00}; return true;
+    case PHI_DT_Q8_0: *f = (packed_format){1, 0x80}; return true;
+    case PHI_DT_Q4_K:
+    case PHI_DT_Q5_K: *f = (packed_format){2, 0x00}; return true;
+    default: return false;
+    }
+}
+
 bool phi_packed_type(uint32_t type)
 {
-    return type == PHI_DT_Q4_0 || type == PHI_DT_Q8_0;
+    packed_format f;
+    return format_of(type, &f);
+}
+
+size_t phi_packed_scales(uint32_t type)
+{
+    packed_format f = {0, 0};
+    format_of(type, &f);
+    return (size_t)f.scales * PHI_PACK_SCALES;
 }
 
 int phi_packed_offset(uint32_t type)
@@ -17,45 +44,66 @@ int phi_packed_offset(uint32_t type)
     return type == PHI_DT_Q4_0 ? 8 : type == PHI_DT_Q8_0 ? 128 : 0;
 }
 
-/* Quant bytes per block; in the file's layout they follow the fp16 scale d. */
-static int quant_bytes(uint32_t type)
+/* Walks the block columns of a group and the blocks of one row together;
+ * to_group picks the direction. */
+static void move_row(uint32_t type, int64_t n, uint8_t *group, int r, uint8_t *row, bool to_group)
 {
-    return type == PHI_DT_Q4_0 ? PHI_QK32 / 2 : PHI_QK32;
-}
-
-void phi_pack_group(uint32_t type, int64_t n, const void *rows, size_t row_bytes, void *group)
-{
-    const size_t block = phi_block32_bytes(type), column = PHI_PACK_ROWS * block;
-    const int nq = quant_bytes(type);
-    const uint8_t flip = type == PHI_DT_Q8_0 ? 0x80 : 0x00; /* q + 128 as unsigned */
-    uint8_t *out = group;
-    for (int64_t b = 0; b < n / PHI_QK32; b++, out += column) {
-        for (int r = 0; r < PHI_PACK_ROWS; r++) {
-            const uint8_t *x = (const uint8_t *)rows + (size_t)r * row_bytes + (size_t)b * block;
-            memcpy(out + 2 * r, x, 2);
-            for (int k = 0; k < nq; k++)
-                out[phi_packed_byte(r, k)] = x[2 + k] ^ flip;
+    packed_format f = {0, 0};
+    format_of(type, &f);
+    const phi_dtype_info *info = phi_dtype_get(type);
+    const size_t block = info->block_bytes, column = PHI_PACK_ROWS * block;
+    const size_t head = 2 * (size_t)f.scales, body = block - head;
+    for (int64_t b = 0; b < n / info->block; b++, group += column, row += block) {
+        uint8_t *sliced = group + (size_t)f.scales * PHI_PACK_SCALES;
+        for (int s = 0; s < f.scales; s++) {
+            uint8_t *scale = group + (size_t)s * PHI_PACK_SCALES + 2 * (size_t)r;
+            memcpy(to_group ? scale : row + 2 * s, to_group ? row + 2 * s : scale, 2);
+        }
+        for (size_t k = 0; k < body; k++) {
+            uint8_t *at = sliced + phi_packed_byte(r, (int)k);
+            if (to_group)
+                *at = row[head + k] ^ f.flip;
+            else
+                row[head + k] = *at ^ f.flip;
         }
     }
 }
 
-void phi_unpack_row(uint32_t type, int64_t n, const void *group, int r, void *row)
+void phi_pack_group(uint32_t type, int64_t n, const void *rows, size_t row_bytes, void *group)
 {
-    const size_t block = phi_block32_bytes(type), column = PHI_PACK_ROWS * block;
-    const int nq = quant_bytes(type);
-    const uint8_t flip = type == PHI_DT_Q8_0 ? 0x80 : 0x00;
-    const uint8_t *in = group;
-    uint8_t *x = row;
-    for (int64_t b = 0; b < n / PHI_QK32; b++, in += column, x += block) {
-        memcpy(x, in + 2 * r, 2);
-        for (int k = 0; k < nq; k++)
-            x[2 + k] = in[phi_packed_byte(r, k)] ^ flip;
-    }
+    for (int r = 0; r < PHI_PACK_ROWS; r++)
+        move_row(type, n, group, r, (uint8_t *)rows + (size_t)r * row_bytes, true);
 }
 
-void phi_act_block_sums(const void *act_q8_0, int64_t n, int32_t *sums)
+void phi_unpack_row(uint32_t type, int64_t n, const void *group, int r, void *row)
 {
-    const phi_block_q8_0 *a = act_q8_0;
+    move_row(type, n, (uint8_t *)group, r, row, false);
+}
+
+size_t phi_packed_sums_words(uint32_t type, int64_t n)
+{
+    if (type == PHI_DT_Q4_K || type == PHI_DT_Q5_K)
+        return (size_t)(n / PHI_QK_K) * 4;
+    return phi_packed_type(type) ? (size_t)(n / PHI_QK32) : 0;
+}
+
+void phi_packed_act_sums(uint32_t type, const void *act, int64_t n, int32_t *sums)
+{
+    if (type == PHI_DT_Q4_K || type == PHI_DT_Q5_K) {
+        const phi_block_q8_k *a = act;
+        for (int64_t b = 0; b < n / PHI_QK_K; b++, sums += 4) {
+            int8_t bytes[16]; /* hi_0..3, lo_0..3, hi_4..7, lo_4..7 */
+            for (int j = 0; j < 8; j++) {
+                int s = a[b].bsums[2 * j] + a[b].bsums[2 * j + 1];
+                int hi = (s - (s & 63)) / 64; /* floor(s / 64) */
+                bytes[8 * (j / 4) + j % 4] = (int8_t)hi;
+                bytes[8 * (j / 4) + 4 + j % 4] = (int8_t)(s & 63);
+            }
+            memcpy(sums, bytes, sizeof bytes);
+        }
+        return;
+    }
+    const phi_block_q8_0 *a = act;
     for (int64_t b = 0; b < n / PHI_QK32; b++) {
         int32_t s = 0;
         for (int j = 0; j < PHI_QK32; j++)

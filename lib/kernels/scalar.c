@@ -203,9 +203,10 @@ PHI_BLOCK32_TYPES(BLOCKS32)
 /* The unsigned u = q + offset of element j of row r in a packed block column. */
 static inline int packed_value(uint32_t type, const uint8_t *column, int r, int j)
 {
+    const uint8_t *sliced = column + PHI_PACK_SCALES;
     if (type == PHI_DT_Q8_0)
-        return column[phi_packed_byte(r, j)];
-    uint8_t byte = column[phi_packed_byte(r, j % 16)]; /* elements j and j + 16 */
+        return sliced[phi_packed_byte(r, j)];
+    uint8_t byte = sliced[phi_packed_byte(r, j % 16)]; /* elements j and j + 16 */
     return j < 16 ? byte & 15 : byte >> 4;
 }
 
@@ -386,6 +387,58 @@ static inline void dequant_superblocks(const void *src, float *dst, int64_t n, u
 PHI_SUPERBLOCK_TYPES(SUPERBLOCKS)
 #undef SUPERBLOCKS
 
+/* ---- packed groups of 64 K-quant rows (packed.h) ---------------------- */
+
+/* Row r's super-block out of a packed block column, put back together and
+ * decoded as the row kernel decodes it. */
+static void packed_superblock(uint32_t type, const uint8_t *column, int r, superblock *s)
+{
+    _Alignas(4) uint8_t block[PHI_PACK_MAX_BLOCK];
+    const size_t bytes = phi_dtype_get(type)->block_bytes;
+    const uint8_t *sliced = column + phi_packed_scales(type);
+    memcpy(block, column + 2 * r, 2);                       /* d */
+    memcpy(block + 2, column + PHI_PACK_SCALES + 2 * r, 2); /* dmin */
+    for (size_t k = 0; k + 4 < bytes; k++)
+        block[4 + k] = sliced[phi_packed_byte(r, (int)k)];
+    decode_superblock(type, block, 0, s);
+}
+
+/* As dot_superblocks for every row and token, in the same order of float
+ * operations, with the mins' sums from the token's packed activation sums:
+ * a packed matrix gives the scalar row kernel's results. */
+static inline void gemm_packed_superblocks(int64_t n, const void *w, int n_groups, const void *a,
+                                           size_t a_stride, const int32_t *a_sums, int n_tok,
+                                           float *y, size_t y_stride, uint32_t type)
+{
+    const int64_t nb = n / PHI_QK_K;
+    const size_t column = PHI_PACK_ROWS * phi_dtype_get(type)->block_bytes;
+    const size_t words = phi_packed_sums_words(type, n);
+    superblock s;
+    for (int g = 0; g < n_groups; g++)
+        for (int t = 0; t < n_tok; t++)
+            for (int r = 0; r < PHI_PACK_ROWS; r++) {
+                const phi_block_q8_k *act = (const phi_block_q8_k *)((const char *)a + (size_t)t * a_stride);
+                float sum = 0.0f;
+                for (int64_t i = 0; i < nb; i++) {
+                    const uint8_t *col = (const uint8_t *)w + ((size_t)g * (size_t)nb + (size_t)i) * column;
+                    packed_superblock(type, col, r, &s);
+                    const int8_t *split = (const int8_t *)(a_sums + (size_t)t * words + 4 * (size_t)i);
+                    int32_t isum = 0, msum = 0;
+                    for (int j = 0; j < 8; j++) {
+                        int32_t sub = 0;
+                        for (int e = 32 * j; e < 32 * j + 32; e++)
+                            sub += s.q[e] * act[i].qs[e];
+                        isum += s.scale[2 * j] * sub;
+                        msum += s.min[2 * j] * (64 * split[8 * (j / 4) + j % 4] + split[8 * (j / 4) + 4 + j % 4]);
+                    }
+                    sum += act[i].d * s.d * (float)isum - act[i].d * s.dmin * (float)msum;
+                }
+                y[(size_t)t * y_stride + (size_t)g * PHI_PACK_ROWS + (size_t)r] = sum;
+            }
+}
+
+PHI_PACKED_K_TYPES(PHI_PACKED_K_ENTRY)
+
 /* ---- rows to float --------------------------------------------------- */
 
 static void dequant_f32(const void *src, float *dst, int64_t n)
@@ -504,6 +557,7 @@ void phi_kernels_init_scalar(phi_kernels *k)
 
 #define SET_PACKED(T, name) k->gemm_packed[PHI_DT_##T] = gemm_packed_##name;
     PHI_PACKED32_TYPES(SET_PACKED)
+    PHI_PACKED_K_TYPES(SET_PACKED)
 #undef SET_PACKED
 
     k->dequant[PHI_DT_F32] = dequant_f32;
