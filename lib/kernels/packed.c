@@ -44,40 +44,52 @@ int phi_packed_offset(uint32_t type)
     return type == PHI_DT_Q4_0 ? 8 : type == PHI_DT_Q8_0 ? 128 : 0;
 }
 
-/* Walks the block columns of a group and the blocks of one row together;
- * to_group picks the direction. */
-static void move_row(uint32_t type, int64_t n, uint8_t *group, int r, uint8_t *row, bool to_group)
+/* A group is written in order: per block column the rows' scales, then
+ * each 4 body bytes of rows 0..63 (phi_packed_byte), so packing gathers
+ * 32-bit lanes out of the rows and writes one stream. */
+void phi_pack_group(uint32_t type, int64_t n, const void *rows, size_t row_bytes, void *group)
+{
+    packed_format f = {0, 0};
+    format_of(type, &f);
+    const phi_dtype_info *info = phi_dtype_get(type);
+    const size_t block = info->block_bytes, head = 2 * (size_t)f.scales;
+    const uint32_t flip = f.flip * 0x01010101u;
+    uint8_t *out = group;
+    for (int64_t b = 0; b < n / info->block; b++) {
+        const uint8_t *blocks = (const uint8_t *)rows + (size_t)b * block;
+        for (int s = 0; s < f.scales; s++)
+            for (int r = 0; r < PHI_PACK_ROWS; r++, out += 2)
+                memcpy(out, blocks + (size_t)r * row_bytes + 2 * s, 2);
+        for (size_t k = head; k < block; k += 4) /* bodies are whole 32-bit lanes */
+            for (int r = 0; r < PHI_PACK_ROWS; r++, out += 4) {
+                uint32_t lane;
+                memcpy(&lane, blocks + (size_t)r * row_bytes + k, 4);
+                lane ^= flip;
+                memcpy(out, &lane, 4);
+            }
+    }
+}
+
+void phi_unpack_row(uint32_t type, int64_t n, const void *group, int r, void *row)
 {
     packed_format f = {0, 0};
     format_of(type, &f);
     const phi_dtype_info *info = phi_dtype_get(type);
     const size_t block = info->block_bytes, column = PHI_PACK_ROWS * block;
-    const size_t head = 2 * (size_t)f.scales, body = block - head;
-    for (int64_t b = 0; b < n / info->block; b++, group += column, row += block) {
-        uint8_t *sliced = group + (size_t)f.scales * PHI_PACK_SCALES;
-        for (int s = 0; s < f.scales; s++) {
-            uint8_t *scale = group + (size_t)s * PHI_PACK_SCALES + 2 * (size_t)r;
-            memcpy(to_group ? scale : row + 2 * s, to_group ? row + 2 * s : scale, 2);
-        }
-        for (size_t k = 0; k < body; k++) {
-            uint8_t *at = sliced + phi_packed_byte(r, (int)k);
-            if (to_group)
-                *at = row[head + k] ^ f.flip;
-            else
-                row[head + k] = *at ^ f.flip;
+    const size_t head = 2 * (size_t)f.scales;
+    const uint32_t flip = f.flip * 0x01010101u;
+    const uint8_t *in = group;
+    uint8_t *out = row;
+    for (int64_t b = 0; b < n / info->block; b++, in += column, out += block) {
+        for (int s = 0; s < f.scales; s++)
+            memcpy(out + 2 * s, in + (size_t)s * PHI_PACK_SCALES + 2 * (size_t)r, 2);
+        for (size_t k = 0; k < block - head; k += 4) {
+            uint32_t lane;
+            memcpy(&lane, in + (size_t)f.scales * PHI_PACK_SCALES + phi_packed_byte(r, (int)k), 4);
+            lane ^= flip;
+            memcpy(out + head + k, &lane, 4);
         }
     }
-}
-
-void phi_pack_group(uint32_t type, int64_t n, const void *rows, size_t row_bytes, void *group)
-{
-    for (int r = 0; r < PHI_PACK_ROWS; r++)
-        move_row(type, n, group, r, (uint8_t *)rows + (size_t)r * row_bytes, true);
-}
-
-void phi_unpack_row(uint32_t type, int64_t n, const void *group, int r, void *row)
-{
-    move_row(type, n, (uint8_t *)group, r, row, false);
 }
 
 size_t phi_packed_sums_words(uint32_t type, int64_t n)
