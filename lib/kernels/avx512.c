@@ -880,20 +880,139 @@ static inline __attribute__((always_inline)) void packed_k_tile(
                              acc[q][t]);
 }
 
+/* Q6_K: per 4 columns l of each half h, three body dwords hold the quants
+ * of the 4 groups g of 32 (packed.c: q6k_encode): g = 0..2 in their low 6
+ * bits, g = 3 in their top 2. Each 16-element group's dot starts at
+ * -32·bsums, which takes the offset off before its int8 scale multiplies it. */
+static inline __attribute__((always_inline)) void packed_q6k_tile(
+    int64_t nb, const uint8_t *group, int q0, int nq, const uint8_t *a, size_t a_stride, int nt,
+    float *y, size_t y_stride)
+{
+    enum { SCALES = 48 }; /* the first slice of scales, after 48 of quants */
+    const size_t column = PHI_PACK_ROWS * sizeof(phi_block_q6_k);
+    const __m512i low6 = _mm512_set1_epi8(0x3f), top2 = _mm512_set1_epi8((char)0xc0);
+    const __m512i low2 = _mm512_set1_epi8(0x03), low4 = _mm512_set1_epi8(0x0f);
+    __m512 acc[QUARTERS][4];
+#pragma GCC unroll 4
+    for (int q = 0; q < nq; q++)
+#pragma GCC unroll 4
+        for (int t = 0; t < nt; t++)
+            acc[q][t] = _mm512_setzero_ps();
+    for (int64_t i = 0; i < nb; i++) {
+        const uint8_t *col = group + (size_t)i * column;
+        if (nt == 1) /* decode: the weights stream from memory */
+            for (size_t line = 0; line < column; line += 64)
+                _mm_prefetch((const char *)col + PREFETCH_AHEAD + line, _MM_HINT_T0);
+        const uint8_t *body = col + PHI_PACK_SCALES + (size_t)q0 * PHI_PACK_VECTOR;
+        const phi_block_q8_k *act[4];
+#pragma GCC unroll 4
+        for (int t = 0; t < nt; t++)
+            act[t] = (const phi_block_q8_k *)(a + (size_t)t * a_stride) + i;
+        __m512i isum[QUARTERS][4];
+#pragma GCC unroll 4
+        for (int q = 0; q < nq; q++)
+#pragma GCC unroll 4
+            for (int t = 0; t < nt; t++)
+                isum[q][t] = _mm512_setzero_si512();
+#pragma GCC unroll 4
+        for (int part = 0; part < 4; part++) { /* half h, columns l of 16 */
+            const int h = part / 2, half = part % 2;
+            __m512i dot[4][QUARTERS][4]; /* [g][q][t] */
+#pragma GCC unroll 4
+            for (int t = 0; t < nt; t++)
+#pragma GCC unroll 4
+                for (int g = 0; g < 4; g++) {
+                    __m512i start = _mm512_set1_epi32(-32 * act[t]->bsums[8 * h + 2 * g + half]);
+#pragma GCC unroll 4
+                    for (int q = 0; q < nq; q++)
+                        dot[g][q][t] = start;
+                }
+#pragma GCC unroll 4
+            for (int v = 4 * half; v < 4 * half + 4; v++) {
+                __m512i u[4][QUARTERS]; /* [g][q]: q of group g, 0..63 */
+#pragma GCC unroll 4
+                for (int q = 0; q < nq; q++) {
+                    const uint8_t *at = body + (size_t)(24 * h + v) * PHI_PACK_SLICE + q * PHI_PACK_VECTOR;
+                    __m512i b0 = _mm512_loadu_si512(at);
+                    __m512i b1 = _mm512_loadu_si512(at + 8 * PHI_PACK_SLICE);
+                    __m512i b2 = _mm512_loadu_si512(at + 16 * PHI_PACK_SLICE);
+                    u[0][q] = _mm512_and_si512(b0, low6);
+                    u[1][q] = _mm512_and_si512(b1, low6);
+                    u[2][q] = _mm512_and_si512(b2, low6);
+                    /* quant 3: bits 0-1 from b0's top 2, 2-3 from b1's, 4-5 from
+                     * b2's (0xe4: c ? a : b) */
+                    __m512i t = _mm512_ternarylogic_epi32(_mm512_srli_epi16(b0, 6),
+                                                          _mm512_srli_epi16(b1, 4), low2, 0xe4);
+                    u[3][q] = _mm512_ternarylogic_epi32(
+                        t, _mm512_srli_epi16(_mm512_and_si512(b2, top2), 2), low4, 0xe4);
+                }
+#pragma GCC unroll 4
+                for (int t = 0; t < nt; t++)
+#pragma GCC unroll 4
+                    for (int g = 0; g < 4; g++) {
+                        __m512i a4 = _mm512_set1_epi32(
+                            (int)phi_load_u32(act[t]->qs + 128 * h + 32 * g + 4 * v));
+#pragma GCC unroll 4
+                        for (int q = 0; q < nq; q++)
+                            dot[g][q][t] = _mm512_dpbusd_epi32(dot[g][q][t], u[g][q], a4);
+                    }
+            }
+#pragma GCC unroll 4
+            for (int q = 0; q < nq; q++) {
+                const uint8_t *at = body + q * PHI_PACK_VECTOR;
+#pragma GCC unroll 4
+                for (int g = 0; g < 4; g++) { /* int8 scale 8h + 2g + half, sign-extended */
+                    const int k = 8 * h + 2 * g + half;
+                    __m512i w = _mm512_loadu_si512(at + (size_t)(SCALES + k / 4) * PHI_PACK_SLICE);
+                    __m512i sc = _mm512_srai_epi32(_mm512_slli_epi32(w, 24 - 8 * (k % 4)), 24);
+#pragma GCC unroll 4
+                    for (int t = 0; t < nt; t++)
+                        isum[q][t] = _mm512_add_epi32(isum[q][t], _mm512_mullo_epi32(dot[g][q][t], sc));
+                }
+            }
+        }
+#pragma GCC unroll 4
+        for (int q = 0; q < nq; q++) {
+            __m512 dw = _mm512_cvtph_ps(_mm256_loadu_si256(
+                (const __m256i *)(col + (size_t)(q0 + q) * 2 * PHI_PACK_LANES)));
+#pragma GCC unroll 4
+            for (int t = 0; t < nt; t++)
+                acc[q][t] = _mm512_fmadd_ps(_mm512_mul_ps(dw, _mm512_set1_ps(act[t]->d)),
+                                            _mm512_cvtepi32_ps(isum[q][t]), acc[q][t]);
+        }
+    }
+#pragma GCC unroll 4
+    for (int q = 0; q < nq; q++)
+#pragma GCC unroll 4
+        for (int t = 0; t < nt; t++)
+            _mm512_storeu_ps(y + (size_t)t * y_stride + (size_t)(q0 + q) * PHI_PACK_LANES,
+                             acc[q][t]);
+}
+
+/* One tile of a packed K-quant group: the type is a constant at every call. */
+static inline __attribute__((always_inline)) void superblock_tile(
+    uint32_t type, int64_t nb, const uint8_t *group, int q0, int nq, const uint8_t *a,
+    size_t a_stride, const int32_t *sums, size_t words, int nt, float *y, size_t y_stride)
+{
+    if (type == PHI_DT_Q6_K)
+        packed_q6k_tile(nb, group, q0, nq, a, a_stride, nt, y, y_stride);
+    else
+        packed_k_tile(type == PHI_DT_Q5_K, nb, group, q0, nq, a, a_stride, sums, words, nt, y,
+                      y_stride);
+}
+
 static inline __attribute__((always_inline)) void gemm_packed_superblocks(
     int64_t n, const void *w, int n_groups, const void *a, size_t a_stride,
     const int32_t *a_sums, int n_tok, float *y, size_t y_stride, uint32_t type)
 {
-    const bool q5 = type == PHI_DT_Q5_K;
     const int64_t nb = n / PHI_QK_K;
     const size_t words = phi_packed_sums_words(type, n);
-    const size_t group_bytes =
-        (size_t)nb * PHI_PACK_ROWS * (q5 ? sizeof(phi_block_q5_k) : sizeof(phi_block_q4_k));
+    const size_t group_bytes = (size_t)nb * PHI_PACK_ROWS * phi_dtype_get(type)->block_bytes;
     for (int g = 0; g < n_groups; g++) {
         const uint8_t *group = (const uint8_t *)w + (size_t)g * group_bytes;
         float *yg = y + (size_t)g * PHI_PACK_ROWS;
         if (n_tok == 1) {
-            packed_k_tile(q5, nb, group, 0, QUARTERS, a, a_stride, a_sums, words, 1, yg, y_stride);
+            superblock_tile(type, nb, group, 0, QUARTERS, a, a_stride, a_sums, words, 1, yg, y_stride);
             continue;
         }
         for (int q = 0; q < QUARTERS; q++)
@@ -902,10 +1021,10 @@ static inline __attribute__((always_inline)) void gemm_packed_superblocks(
                 const int32_t *st = a_sums + (size_t)t * words;
                 float *yt = yg + (size_t)t * y_stride;
                 switch (n_tok - t) {
-                case 1: packed_k_tile(q5, nb, group, q, 1, at, a_stride, st, words, 1, yt, y_stride); break;
-                case 2: packed_k_tile(q5, nb, group, q, 1, at, a_stride, st, words, 2, yt, y_stride); break;
-                case 3: packed_k_tile(q5, nb, group, q, 1, at, a_stride, st, words, 3, yt, y_stride); break;
-                default: packed_k_tile(q5, nb, group, q, 1, at, a_stride, st, words, 4, yt, y_stride); break;
+                case 1: superblock_tile(type, nb, group, q, 1, at, a_stride, st, words, 1, yt, y_stride); break;
+                case 2: superblock_tile(type, nb, group, q, 1, at, a_stride, st, words, 2, yt, y_stride); break;
+                case 3: superblock_tile(type, nb, group, q, 1, at, a_stride, st, words, 3, yt, y_stride); break;
+                default: superblock_tile(type, nb, group, q, 1, at, a_stride, st, words, 4, yt, y_stride); break;
                 }
             }
     }

@@ -22,12 +22,17 @@
  *         6-bit scales and mins, then 32 of quants (slice 3 + 8c + v holds
  *         qs[32c + 4v ..], elements 64c + 4v.. and 64c + 32 + 4v..).
  *   Q5_K: d, dmin; body scales[12], qh[32], qs[128]: 3, 8 and 32 slices.
+ *   Q6_K: d (the last 2 bytes of its block); body 192 bytes of 6-bit
+ *         quants, 3 bytes for 4 (packed.c: q6k_encode), then scales[16]:
+ *         48 and 4 slices. Byte 96h + 32j + l holds quant j of column l of
+ *         half h in its low 6 bits; the top 2 bits of its 3 bytes, quant 3.
  *
  * Q4_0 and Q8_0 are "unsigned u = q + offset" (offset 8 or 128), and a row's
  * block sum is Σ u·a − offset·Σ a, with Σ a per activation block computed
  * once per token (phi_packed_act_sums). The K-quants' quants are unsigned
  * already; their mins take each 32-element sub-block's Σ a, which the same
- * call lays out as bytes a VNNI dot can multiply by 4 mins at once. A group
+ * call lays out as bytes a VNNI dot can multiply by 4 mins at once; Q6_K's
+ * offset of 32 comes off with the Q8_K activation's own bsums. A group
  * takes exactly the bytes of its 64 rows, so a matrix read into memory is
  * packed in place; only whole groups are packed, the last rows % 64 keep the
  * file's layout. */
@@ -44,17 +49,18 @@ enum {
     PHI_PACK_SCALES = 128,  /* bytes of one fp16 scale of every row */
     PHI_PACK_VECTOR = 64,   /* bytes of one quant vector */
     PHI_PACK_SLICE = PHI_PACK_VECTOR * (PHI_PACK_ROWS / PHI_PACK_LANES), /* 4 body bytes of every row */
-    PHI_PACK_MAX_BLOCK = 176, /* bytes of the largest packed block (Q5_K) */
+    PHI_PACK_MAX_BLOCK = 210, /* bytes of the largest packed block (Q6_K) */
+    PHI_Q6K_BODY = 208,       /* a Q6_K block without d */
 };
 
 /* The packed types of 32-element blocks. */
 #define PHI_PACKED32_TYPES(X) X(Q4_0, q4_0) X(Q8_0, q8_0)
 /* The packed K-quants, against Q8_K activations. */
-#define PHI_PACKED_K_TYPES(X) X(Q4_K, q4_k) X(Q5_K, q5_k)
+#define PHI_PACKED_K_TYPES(X) X(Q4_K, q4_k) X(Q5_K, q5_k) X(Q6_K, q6_k)
 
 /* Each kernel file's entry points gemm_packed_q4_0 and gemm_packed_q8_0,
  * over its gemm_packed_blocks32 with the type as a constant; likewise
- * gemm_packed_q4_k and gemm_packed_q5_k over gemm_packed_superblocks. */
+ * gemm_packed_q4_k, _q5_k and _q6_k over gemm_packed_superblocks. */
 #define PHI_PACKED_ENTRY(T, name, body)                                                        \
     static void gemm_packed_##name(int64_t n, const void *w, int n_groups, const void *a,      \
                                    size_t a_stride, const int32_t *a_sums, int n_tok, float *y, \
@@ -73,11 +79,11 @@ static inline size_t phi_packed_byte(int r, int k)
            (size_t)(r % PHI_PACK_LANES) * 4 + (size_t)(k % 4);
 }
 
-/* Whether `type` has a packed layout (Q4_0, Q8_0, Q4_K, Q5_K). */
+/* Whether `type` has a packed layout (Q4_0, Q8_0, Q4_K, Q5_K, Q6_K). */
 bool phi_packed_type(uint32_t type);
 
 /* Bytes of fp16 scales before a block column's body: PHI_PACK_SCALES per
- * scale of a block (1 for Q4_0, Q8_0; 2 for Q4_K, Q5_K: d then dmin). */
+ * scale of a block (1 for Q4_0, Q8_0, Q6_K; 2 for Q4_K, Q5_K: d then dmin). */
 size_t phi_packed_scales(uint32_t type);
 
 /* The offset added to every quant (8 or 128; 0 for the K-quants, whose
@@ -92,7 +98,7 @@ void phi_pack_group(uint32_t type, int64_t n, const void *rows, size_t row_bytes
 void phi_unpack_row(uint32_t type, int64_t n, const void *group, int r, void *row);
 
 /* 32-bit words per token of the activation sums of a packed type's kernel:
- * n / 32 for Q4_0 and Q8_0, n / 64 for the K-quants. */
+ * n / 32 for Q4_0 and Q8_0, n / 64 for Q4_K and Q5_K, none for Q6_K. */
 size_t phi_packed_sums_words(uint32_t type, int64_t n);
 
 /* The activation sums of one activation row (Q8_0 for Q4_0 and Q8_0, Q8_K

@@ -389,22 +389,19 @@ PHI_SUPERBLOCK_TYPES(SUPERBLOCKS)
 
 /* ---- packed groups of 64 K-quant rows (packed.h) ---------------------- */
 
-/* Row r's super-block out of a packed block column, put back together and
- * decoded as the row kernel decodes it. */
+/* Row r's super-block out of a packed block column, put back together
+ * (phi_unpack_row, which the tests hold to the file's bytes) and decoded
+ * as the row kernel decodes it. */
 static void packed_superblock(uint32_t type, const uint8_t *column, int r, superblock *s)
 {
     _Alignas(4) uint8_t block[PHI_PACK_MAX_BLOCK];
-    const size_t bytes = phi_dtype_get(type)->block_bytes;
-    const uint8_t *sliced = column + phi_packed_scales(type);
-    memcpy(block, column + 2 * r, 2);                       /* d */
-    memcpy(block + 2, column + PHI_PACK_SCALES + 2 * r, 2); /* dmin */
-    for (size_t k = 0; k + 4 < bytes; k++)
-        block[4 + k] = sliced[phi_packed_byte(r, (int)k)];
+    phi_unpack_row(type, PHI_QK_K, column, r, block);
     decode_superblock(type, block, 0, s);
 }
 
 /* As dot_superblocks for every row and token, in the same order of float
- * operations, with the mins' sums from the token's packed activation sums:
+ * operations, with the mins' sums of Q4_K and Q5_K from the token's packed
+ * activation sums and Q6_K's offset through each 16-element group's dot:
  * a packed matrix gives the scalar row kernel's results. */
 static inline void gemm_packed_superblocks(int64_t n, const void *w, int n_groups, const void *a,
                                            size_t a_stride, const int32_t *a_sums, int n_tok,
@@ -422,14 +419,24 @@ static inline void gemm_packed_superblocks(int64_t n, const void *w, int n_group
                 for (int64_t i = 0; i < nb; i++) {
                     const uint8_t *col = (const uint8_t *)w + ((size_t)g * (size_t)nb + (size_t)i) * column;
                     packed_superblock(type, col, r, &s);
-                    const int8_t *split = (const int8_t *)(a_sums + (size_t)t * words + 4 * (size_t)i);
                     int32_t isum = 0, msum = 0;
-                    for (int j = 0; j < 8; j++) {
-                        int32_t sub = 0;
-                        for (int e = 32 * j; e < 32 * j + 32; e++)
-                            sub += s.q[e] * act[i].qs[e];
-                        isum += s.scale[2 * j] * sub;
-                        msum += s.min[2 * j] * (64 * split[8 * (j / 4) + j % 4] + split[8 * (j / 4) + 4 + j % 4]);
+                    if (type == PHI_DT_Q6_K) { /* s.q holds q - 32; add 32 back per group */
+                        for (int k = 0; k < 16; k++) {
+                            int32_t dot = -32 * act[i].bsums[k];
+                            for (int e = 16 * k; e < 16 * k + 16; e++)
+                                dot += (s.q[e] + 32) * act[i].qs[e];
+                            isum += s.scale[k] * dot;
+                        }
+                    } else {
+                        const int8_t *split = (const int8_t *)(a_sums + (size_t)t * words + 4 * (size_t)i);
+                        for (int j = 0; j < 8; j++) {
+                            int32_t sub = 0;
+                            for (int e = 32 * j; e < 32 * j + 32; e++)
+                                sub += s.q[e] * act[i].qs[e];
+                            isum += s.scale[2 * j] * sub;
+                            msum += s.min[2 * j] * (64 * split[8 * (j / 4) + j % 4] +
+                                                    split[8 * (j / 4) + 4 + j % 4]);
+                        }
                     }
                     sum += act[i].d * s.d * (float)isum - act[i].d * s.dmin * (float)msum;
                 }
