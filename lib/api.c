@@ -4,6 +4,7 @@
 #define _POSIX_C_SOURCE 200809L
 #include <math.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -253,22 +254,44 @@ static int read_progress(void *user, size_t done, size_t total)
     return load_should_stop(user, (double)done / (double)total);
 }
 
+/* Whether tensor t's bytes are still read from the mapped file f (a packed
+ * copy is not; its pages of the file were released). */
+static bool reads_file(const phi_mapped_file *f, const phi_tensor *t)
+{
+    uintptr_t p = (uintptr_t)t->data, start = (uintptr_t)f->data;
+    return p >= start && p - start < f->size;
+}
+
 /* With a progress callback, fault the mapped weights in now (reporting as we
- * go) so the first token does not pay for reading the file. A file read into
- * memory reported its progress while it was read. */
+ * go) so the first token does not pay for reading the file: the tensors
+ * still read from the mapping, not the file's pages packed copies released.
+ * A file read into memory reported its progress while it was read. */
 static int32_t warm_up(phi_ctx *ctx)
 {
-    const phi_mapped_file *f = &ctx->model->src->file;
+    const phi_source *src = ctx->model->src;
+    const phi_mapped_file *f = &src->file;
     if (!ctx->progress_cb || !f->mapped)
+        return PHI_OK;
+    size_t total = 0, done = 0, next_report = 0;
+    for (size_t i = 0; i < src->n_tensors; i++)
+        total += reads_file(f, &src->tensors[i]) ? src->tensors[i].nbytes : 0;
+    if (total == 0)
         return PHI_OK;
     const size_t step = (size_t)64 << 20;
     volatile unsigned char sink = 0;
-    for (size_t at = 0; at < f->size; at += step) {
-        size_t end = at + step < f->size ? at + step : f->size;
-        for (size_t p = at; p < end; p += 4096)
-            sink ^= f->data[p];
-        if (load_should_stop(ctx, (double)end / (double)f->size))
-            return api_fail(ctx, PHI_E_INTERRUPTED, LOAD_STOPPED);
+    for (size_t i = 0; i < src->n_tensors; i++) {
+        const phi_tensor *t = &src->tensors[i];
+        if (!reads_file(f, t))
+            continue;
+        const unsigned char *p = t->data;
+        for (size_t at = 0; at < t->nbytes; at += 4096)
+            sink ^= p[at];
+        done += t->nbytes;
+        if (done >= next_report || done == total) {
+            next_report = done + step;
+            if (load_should_stop(ctx, (double)done / (double)total))
+                return api_fail(ctx, PHI_E_INTERRUPTED, LOAD_STOPPED);
+        }
     }
     (void)sink;
     return PHI_OK;

@@ -65,7 +65,8 @@ static bool packs(const phi_kernels *k, const phi_tensor *t)
 }
 
 int phi_op_pack_matrices(phi_mem *mem, const phi_kernels *k, phi_tensor *const *mats,
-                         size_t n_mats, bool in_place, void **copies, phi_err *err)
+                         size_t n_mats, bool in_place, const phi_pack_release *release,
+                         void **copies, phi_err *err)
 {
     *copies = NULL;
     size_t total = 0, temp = 0;
@@ -109,6 +110,8 @@ int phi_op_pack_matrices(phi_mem *mem, const phi_kernels *k, phi_tensor *const *
             size_t tail = t->nbytes - (size_t)groups * group_bytes;
             memcpy(out + (size_t)groups * group_bytes, src + (size_t)groups * group_bytes, tail);
             t->data = out;
+            if (release && release->fn)
+                release->fn(release->user, src, t->nbytes);
             next += (t->nbytes + 63) & ~(size_t)63;
         }
         t->packed_rows = groups * PHI_PACK_ROWS;

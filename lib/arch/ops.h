@@ -19,12 +19,20 @@ size_t phi_op_matmul_scratch(uint32_t weight_type, int64_t cols, int32_t n);
 void phi_op_matmul(const phi_runtime *rt, const phi_tensor *w, const float *x, int32_t n,
                    float *y, void *scratch);
 
+/* Told the old bytes of a matrix packed into a copy: nothing reads them again. */
+typedef struct phi_pack_release {
+    void (*fn)(void *user, const void *data, size_t bytes);
+    void *user;
+} phi_pack_release;
+
 /* Rearrange the matrices whose type the kernels want packed (kernels/
  * packed.h): in place when the weights are writable memory, else into one
  * new block returned in *copies (NULL if none; the caller frees it after the
- * model). Sets each packed tensor's packed_rows (and data when copied). */
+ * model), telling `release` (may be NULL) of each matrix copied. Sets each
+ * packed tensor's packed_rows (and data when copied). */
 int phi_op_pack_matrices(phi_mem *mem, const phi_kernels *k, phi_tensor *const *mats,
-                         size_t n_mats, bool in_place, void **copies, phi_err *err);
+                         size_t n_mats, bool in_place, const phi_pack_release *release,
+                         void **copies, phi_err *err);
 
 /* Dequantize row `row` of an embedding-like tensor into dst (ne[0] floats). */
 void phi_op_get_row(const phi_runtime *rt, const phi_tensor *w, int64_t row, float *dst);

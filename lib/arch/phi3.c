@@ -77,6 +77,12 @@ static bool get_float(const phi_source *src, const char *key, bool required, dou
     return !err->code;
 }
 
+/* A mapped matrix packed into a copy: its pages of the file can go. */
+static void release_mapped(void *file, const void *data, size_t bytes)
+{
+    phi_mapped_file_release(file, data, bytes);
+}
+
 /* A tensor that must exist with exactly the given shape and a type the
  * kernels can multiply (matrices) or convert (vectors). */
 static const phi_tensor *bind(const phi_model *m, const phi_kernels *k, const char *name,
@@ -348,7 +354,9 @@ static int phi3_load(phi_model *m, const phi_kernels *k, phi_err *err)
         mats[n_mats++] = (phi_tensor *)L->ffn_up;
         mats[n_mats++] = (phi_tensor *)L->ffn_down;
     }
-    int rc = phi_op_pack_matrices(&m->mem, k, mats, n_mats, !m->src->file.mapped, &w->packed, err);
+    phi_pack_release release = {release_mapped, &m->src->file};
+    int rc = phi_op_pack_matrices(&m->mem, k, mats, n_mats, !m->src->file.mapped, &release,
+                                  &w->packed, err);
     phi_free(&m->mem, mats);
     if (rc != PHI_OK)
         return rc;

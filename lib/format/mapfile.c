@@ -120,3 +120,14 @@ void phi_mapped_file_close(const phi_mem *mem, phi_mapped_file *f)
     f->data = NULL;
     f->size = 0;
 }
+
+void phi_mapped_file_release(const phi_mapped_file *f, const void *p, size_t n)
+{
+    if (!f->mapped || n == 0)
+        return;
+    long page = sysconf(_SC_PAGESIZE);
+    uintptr_t size = page > 0 ? (uintptr_t)page : 4096;
+    uintptr_t lo = ((uintptr_t)p + size - 1) & ~(size - 1), hi = ((uintptr_t)p + n) & ~(size - 1);
+    if (lo < hi)
+        (void)madvise((void *)lo, hi - lo, MADV_DONTNEED); /* only a hint: the pages stay valid */
+}

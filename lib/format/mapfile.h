@@ -29,6 +29,11 @@ int phi_mapped_file_open(const phi_mem *mem, const char *path, bool use_mmap,
                          const phi_read_progress *progress, phi_mapped_file *out, phi_err *err);
 void phi_mapped_file_close(const phi_mem *mem, phi_mapped_file *f);
 
+/* Bytes [p, p + n) of a mapped file will not be read again (their tensor
+ * was copied): the whole pages among them leave the process's memory; the
+ * kernel keeps them in its page cache. Nothing for a file read into memory. */
+void phi_mapped_file_release(const phi_mapped_file *f, const void *p, size_t n);
+
 /* The bytes a file read into memory has room for past its end, so that its
  * tail can move (phi_mapped_file_align_tail). */
 #define PHI_MAPPED_FILE_SLACK 64
