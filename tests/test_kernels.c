@@ -588,6 +588,9 @@ static void packed_case(const phi_kernels *k, uint32_t type, int64_t n, int grou
     int rows = groups * PHI_PACK_ROWS;
     int64_t nb = n / f->block;
     size_t words = phi_packed_sums_words(type, n), w_row = 0, a_row = 0;
+    /* packed.h: a word per 32-element block, 4 per super-block for the mins
+     * of Q4_K and Q5_K, none for Q6_K (its kernel reads the Q8_K bsums) */
+    CHECK(words == (size_t)(type == PHI_DT_Q6_K ? 0 : f->block == 32 ? n / 32 : n / 64));
     CHECK(phi_dtype_row_bytes(type, n, &w_row) && phi_dtype_row_bytes(f->act, n, &a_row));
     size_t y_stride = (size_t)rows + 3, group_bytes = PHI_PACK_ROWS * w_row;
     unsigned char *w = malloc((size_t)rows * w_row), *packed = malloc((size_t)rows * w_row);

@@ -11,7 +11,7 @@
 
 /* How a packed type's block splits into fp16 scales and body: the scales
  * lead the block, or (Q6_K) end it; the body is the rest, sliced as it is
- * in the file except for Q6_K's quants (q6k_body). */
+ * in the file except for Q6_K's quants (q6k_encode). */
 typedef struct {
     int scales;       /* fp16 scales of a block (d; d, dmin) */
     size_t scales_at; /* their offset in the block */
@@ -157,7 +157,7 @@ size_t phi_packed_sums_words(uint32_t type, int64_t n)
 {
     if (type == PHI_DT_Q4_K || type == PHI_DT_Q5_K)
         return (size_t)(n / PHI_QK_K) * 4;
-    return phi_packed_type(type) ? (size_t)(n / PHI_QK32) : 0;
+    return type == PHI_DT_Q4_0 || type == PHI_DT_Q8_0 ? (size_t)(n / PHI_QK32) : 0;
 }
 
 void phi_packed_act_sums(uint32_t type, const void *act, int64_t n, int32_t *sums)
@@ -177,7 +177,7 @@ void phi_packed_act_sums(uint32_t type, const void *act, int64_t n, int32_t *sum
         return;
     }
     const phi_block_q8_0 *a = act;
-    for (int64_t b = 0; b < n / PHI_QK32; b++) {
+    for (size_t b = 0; b < phi_packed_sums_words(type, n); b++) {
         int32_t s = 0;
         for (int j = 0; j < PHI_QK32; j++)
             s += a[b].qs[j];
