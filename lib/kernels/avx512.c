@@ -309,6 +309,38 @@ PHI_BLOCK32_TYPES(BLOCKS32)
  * (Q8_0). When the machine gave ~36 GB/s it made no difference. */
 enum { QUARTERS = PHI_PACK_ROWS / PHI_PACK_LANES, PREFETCH_AHEAD = 4096 };
 
+/* The tile's float sums, nq quarters × nt tokens: zeroed, then stored to
+ * y[t * y_stride + 16 (q0 + q) + r]. */
+static inline __attribute__((always_inline)) void zero_tile(__m512 acc[QUARTERS][4], int nq, int nt)
+{
+#pragma GCC unroll 4
+    for (int q = 0; q < nq; q++)
+#pragma GCC unroll 4
+        for (int t = 0; t < nt; t++)
+            acc[q][t] = _mm512_setzero_ps();
+}
+
+static inline __attribute__((always_inline)) void store_tile(__m512 acc[QUARTERS][4], int q0,
+                                                             int nq, int nt, float *y,
+                                                             size_t y_stride)
+{
+#pragma GCC unroll 4
+    for (int q = 0; q < nq; q++)
+#pragma GCC unroll 4
+        for (int t = 0; t < nt; t++)
+            _mm512_storeu_ps(y + (size_t)t * y_stride + (size_t)(q0 + q) * PHI_PACK_LANES,
+                             acc[q][t]);
+}
+
+/* Decode: every line of the block column at col + PREFETCH_AHEAD, in one
+ * burst at the column's start (one prefetch per quant load, or every
+ * other line, measured slower). */
+static inline __attribute__((always_inline)) void prefetch_column(const uint8_t *col, size_t column)
+{
+    for (size_t line = 0; line < column; line += 64)
+        _mm_prefetch((const char *)col + PREFETCH_AHEAD + line, _MM_HINT_T0);
+}
+
 /* One block column's Σ u·a for nq quarters (their vectors PHI_PACK_VECTOR
  * apart from `quants`) × nt tokens (quants qs[t]), added to isum[q][t] in two
  * chains (low and high nibbles, or even and odd slices) that halve the
@@ -361,36 +393,28 @@ static inline __attribute__((always_inline)) void column_dots(
     }
 }
 
-/* Quarters [q0, q0 + nq) of a group against nt tokens (nq · nt <= 4):
- * y[t * y_stride + 16 q + r] for quarter q0 + q. One token (decode, the
- * weights read once from memory) takes all four quarters together, so each
- * activation dword is loaded once for 64 rows; several tokens (prefill, the
- * group in cache) go a quarter at a time, up to 4 sharing each unpacked
- * vector. */
+/* Quarters [q0, q0 + nq) of a Q4_0 or Q8_0 group against nt tokens (nq · nt
+ * <= 4): y[t * y_stride + 16 (q0 + q) + r], token t's block sums at sums +
+ * t * words (gemm_packed_groups walks the tiles). */
 static inline __attribute__((always_inline)) void packed_tile(
     uint32_t type, int64_t nb, const uint8_t *group, int q0, int nq, const uint8_t *a,
-    size_t a_stride, const int32_t *sums, int nt, float *y, size_t y_stride)
+    size_t a_stride, const int32_t *sums, size_t words, int nt, float *y, size_t y_stride)
 {
     const size_t column = PHI_PACK_ROWS * phi_block32_bytes(type);
     const int32_t offset = phi_packed_offset(type);
     __m512 acc[QUARTERS][4];
-#pragma GCC unroll 4
-    for (int q = 0; q < nq; q++)
-#pragma GCC unroll 4
-        for (int t = 0; t < nt; t++)
-            acc[q][t] = _mm512_setzero_ps();
+    zero_tile(acc, nq, nt);
     for (int64_t b = 0; b < nb; b++) {
         const uint8_t *col = group + (size_t)b * column;
         if (nt == 1) /* decode: the weights stream from memory */
-            for (size_t line = 0; line < column; line += 64)
-                _mm_prefetch((const char *)col + PREFETCH_AHEAD + line, _MM_HINT_T0);
+            prefetch_column(col, column);
         const uint8_t *act[4], *qs[4];
         __m512i isum[QUARTERS][4], isum2[QUARTERS][4];
 #pragma GCC unroll 4
         for (int t = 0; t < nt; t++) {
             act[t] = a + (size_t)t * a_stride + (size_t)b * sizeof(phi_block_q8_0);
             qs[t] = act[t] + offsetof(phi_block_q8_0, qs);
-            __m512i start = _mm512_set1_epi32(-offset * sums[(size_t)t * (size_t)nb + (size_t)b]);
+            __m512i start = _mm512_set1_epi32(-offset * sums[(size_t)t * words + (size_t)b]);
 #pragma GCC unroll 4
             for (int q = 0; q < nq; q++) {
                 isum[q][t] = start;
@@ -411,43 +435,9 @@ static inline __attribute__((always_inline)) void packed_tile(
             }
         }
     }
-#pragma GCC unroll 4
-    for (int q = 0; q < nq; q++)
-#pragma GCC unroll 4
-        for (int t = 0; t < nt; t++)
-            _mm512_storeu_ps(y + (size_t)t * y_stride + (size_t)(q0 + q) * PHI_PACK_LANES,
-                             acc[q][t]);
+    store_tile(acc, q0, nq, nt, y, y_stride);
 }
 
-static inline __attribute__((always_inline)) void gemm_packed_blocks32(
-    int64_t n, const void *w, int n_groups, const void *a, size_t a_stride,
-    const int32_t *a_sums, int n_tok, float *y, size_t y_stride, uint32_t type)
-{
-    const int64_t nb = n / PHI_QK32;
-    const size_t group_bytes = (size_t)nb * PHI_PACK_ROWS * phi_block32_bytes(type);
-    for (int g = 0; g < n_groups; g++) {
-        const uint8_t *group = (const uint8_t *)w + (size_t)g * group_bytes;
-        float *yg = y + (size_t)g * PHI_PACK_ROWS;
-        if (n_tok == 1) {
-            packed_tile(type, nb, group, 0, QUARTERS, a, a_stride, a_sums, 1, yg, y_stride);
-            continue;
-        }
-        for (int q = 0; q < QUARTERS; q++)
-            for (int t = 0; t < n_tok; t += 4) {
-                const uint8_t *at = (const uint8_t *)a + (size_t)t * a_stride;
-                const int32_t *st = a_sums + (size_t)t * (size_t)nb;
-                float *yt = yg + (size_t)t * y_stride;
-                switch (n_tok - t) {
-                case 1: packed_tile(type, nb, group, q, 1, at, a_stride, st, 1, yt, y_stride); break;
-                case 2: packed_tile(type, nb, group, q, 1, at, a_stride, st, 2, yt, y_stride); break;
-                case 3: packed_tile(type, nb, group, q, 1, at, a_stride, st, 3, yt, y_stride); break;
-                default: packed_tile(type, nb, group, q, 1, at, a_stride, st, 4, yt, y_stride); break;
-                }
-            }
-    }
-}
-
-PHI_PACKED32_TYPES(PHI_PACKED32_ENTRY)
 
 /* ---- super-blocks of 256 against Q8_K (scalar.c: dot_superblocks) -----
  * 64 elements per step: maddubs of the unsigned quants with the signed
@@ -747,6 +737,23 @@ static inline __m512i lane_byte(__m512i x, int b)
     return _mm512_shuffle_epi8(x, _mm512_broadcast_i32x4(pick));
 }
 
+/* acc += d_w · d_a · isum per row and token: the rows' fp16 d at the start
+ * of the block column col, the token's in its Q8_K block. */
+static inline __attribute__((always_inline)) void add_scaled(
+    __m512 acc[QUARTERS][4], const uint8_t *col, int q0, int nq,
+    const phi_block_q8_k *const act[4], int nt, __m512i isum[QUARTERS][4])
+{
+#pragma GCC unroll 4
+    for (int q = 0; q < nq; q++) {
+        __m512 dw = _mm512_cvtph_ps(_mm256_loadu_si256(
+            (const __m256i *)(col + (size_t)(q0 + q) * 2 * PHI_PACK_LANES)));
+#pragma GCC unroll 4
+        for (int t = 0; t < nt; t++)
+            acc[q][t] = _mm512_fmadd_ps(_mm512_mul_ps(dw, _mm512_set1_ps(act[t]->d)),
+                                        _mm512_cvtepi32_ps(isum[q][t]), acc[q][t]);
+    }
+}
+
 static inline __attribute__((always_inline)) void packed_k_tile(
     bool q5, int64_t nb, const uint8_t *group, int q0, int nq, const uint8_t *a, size_t a_stride,
     const int32_t *sums, size_t words, int nt, float *y, size_t y_stride)
@@ -756,16 +763,11 @@ static inline __attribute__((always_inline)) void packed_k_tile(
     const __m512i low4 = _mm512_set1_epi8(0x0f), low6 = _mm512_set1_epi8(0x3f);
     const __m512i bits45 = _mm512_set1_epi8(0x30), bit4 = _mm512_set1_epi8(0x10);
     __m512 acc[QUARTERS][4];
-#pragma GCC unroll 4
-    for (int q = 0; q < nq; q++)
-#pragma GCC unroll 4
-        for (int t = 0; t < nt; t++)
-            acc[q][t] = _mm512_setzero_ps();
+    zero_tile(acc, nq, nt);
     for (int64_t i = 0; i < nb; i++) {
         const uint8_t *col = group + (size_t)i * column;
         if (nt == 1) /* decode: the weights stream from memory */
-            for (size_t line = 0; line < column; line += 64)
-                _mm_prefetch((const char *)col + PREFETCH_AHEAD + line, _MM_HINT_T0);
+            prefetch_column(col, column);
         const uint8_t *body = col + 2 * PHI_PACK_SCALES + (size_t)q0 * PHI_PACK_VECTOR;
         const phi_block_q8_k *act[4];
 #pragma GCC unroll 4
@@ -862,22 +864,9 @@ static inline __attribute__((always_inline)) void packed_k_tile(
                                                      _mm512_mullo_epi32(dhi[q][t], s_hi)));
             }
         }
-#pragma GCC unroll 4
-        for (int q = 0; q < nq; q++) {
-            const uint8_t *d = col + (size_t)(q0 + q) * 2 * PHI_PACK_LANES;
-            __m512 dw = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)d));
-#pragma GCC unroll 4
-            for (int t = 0; t < nt; t++)
-                acc[q][t] = _mm512_fmadd_ps(_mm512_mul_ps(dw, _mm512_set1_ps(act[t]->d)),
-                                            _mm512_cvtepi32_ps(isum[q][t]), acc[q][t]);
-        }
+        add_scaled(acc, col, q0, nq, act, nt, isum);
     }
-#pragma GCC unroll 4
-    for (int q = 0; q < nq; q++)
-#pragma GCC unroll 4
-        for (int t = 0; t < nt; t++)
-            _mm512_storeu_ps(y + (size_t)t * y_stride + (size_t)(q0 + q) * PHI_PACK_LANES,
-                             acc[q][t]);
+    store_tile(acc, q0, nq, nt, y, y_stride);
 }
 
 /* Q6_K: per 4 columns l of each half h, three body dwords hold the quants
@@ -893,16 +882,11 @@ static inline __attribute__((always_inline)) void packed_q6k_tile(
     const __m512i low6 = _mm512_set1_epi8(0x3f), top2 = _mm512_set1_epi8((char)0xc0);
     const __m512i low2 = _mm512_set1_epi8(0x03), low4 = _mm512_set1_epi8(0x0f);
     __m512 acc[QUARTERS][4];
-#pragma GCC unroll 4
-    for (int q = 0; q < nq; q++)
-#pragma GCC unroll 4
-        for (int t = 0; t < nt; t++)
-            acc[q][t] = _mm512_setzero_ps();
+    zero_tile(acc, nq, nt);
     for (int64_t i = 0; i < nb; i++) {
         const uint8_t *col = group + (size_t)i * column;
         if (nt == 1) /* decode: the weights stream from memory */
-            for (size_t line = 0; line < column; line += 64)
-                _mm_prefetch((const char *)col + PREFETCH_AHEAD + line, _MM_HINT_T0);
+            prefetch_column(col, column);
         const uint8_t *body = col + PHI_PACK_SCALES + (size_t)q0 * PHI_PACK_VECTOR;
         const phi_block_q8_k *act[4];
 #pragma GCC unroll 4
@@ -971,48 +955,42 @@ static inline __attribute__((always_inline)) void packed_q6k_tile(
                 }
             }
         }
-#pragma GCC unroll 4
-        for (int q = 0; q < nq; q++) {
-            __m512 dw = _mm512_cvtph_ps(_mm256_loadu_si256(
-                (const __m256i *)(col + (size_t)(q0 + q) * 2 * PHI_PACK_LANES)));
-#pragma GCC unroll 4
-            for (int t = 0; t < nt; t++)
-                acc[q][t] = _mm512_fmadd_ps(_mm512_mul_ps(dw, _mm512_set1_ps(act[t]->d)),
-                                            _mm512_cvtepi32_ps(isum[q][t]), acc[q][t]);
-        }
+        add_scaled(acc, col, q0, nq, act, nt, isum);
     }
-#pragma GCC unroll 4
-    for (int q = 0; q < nq; q++)
-#pragma GCC unroll 4
-        for (int t = 0; t < nt; t++)
-            _mm512_storeu_ps(y + (size_t)t * y_stride + (size_t)(q0 + q) * PHI_PACK_LANES,
-                             acc[q][t]);
+    store_tile(acc, q0, nq, nt, y, y_stride);
 }
 
-/* One tile of a packed K-quant group: the type is a constant at every call. */
-static inline __attribute__((always_inline)) void superblock_tile(
+/* One tile of a packed group: the type is a constant at every call. */
+static inline __attribute__((always_inline)) void group_tile(
     uint32_t type, int64_t nb, const uint8_t *group, int q0, int nq, const uint8_t *a,
     size_t a_stride, const int32_t *sums, size_t words, int nt, float *y, size_t y_stride)
 {
-    if (type == PHI_DT_Q6_K)
+    if (type == PHI_DT_Q4_0 || type == PHI_DT_Q8_0)
+        packed_tile(type, nb, group, q0, nq, a, a_stride, sums, words, nt, y, y_stride);
+    else if (type == PHI_DT_Q6_K)
         packed_q6k_tile(nb, group, q0, nq, a, a_stride, nt, y, y_stride);
     else
         packed_k_tile(type == PHI_DT_Q5_K, nb, group, q0, nq, a, a_stride, sums, words, nt, y,
                       y_stride);
 }
 
-static inline __attribute__((always_inline)) void gemm_packed_superblocks(
+/* One token (decode, the weights read once from memory) takes all four
+ * quarters of a group together, so each activation dword is loaded once for
+ * 64 rows; several tokens (prefill, the group in cache) go a quarter at a
+ * time, up to 4 sharing each unpacked vector. */
+static inline __attribute__((always_inline)) void gemm_packed_groups(
     int64_t n, const void *w, int n_groups, const void *a, size_t a_stride,
     const int32_t *a_sums, int n_tok, float *y, size_t y_stride, uint32_t type)
 {
-    const int64_t nb = n / PHI_QK_K;
+    const phi_dtype_info *info = phi_dtype_get(type);
+    const int64_t nb = n / info->block;
     const size_t words = phi_packed_sums_words(type, n);
-    const size_t group_bytes = (size_t)nb * PHI_PACK_ROWS * phi_dtype_get(type)->block_bytes;
+    const size_t group_bytes = (size_t)nb * PHI_PACK_ROWS * info->block_bytes;
     for (int g = 0; g < n_groups; g++) {
         const uint8_t *group = (const uint8_t *)w + (size_t)g * group_bytes;
         float *yg = y + (size_t)g * PHI_PACK_ROWS;
         if (n_tok == 1) {
-            superblock_tile(type, nb, group, 0, QUARTERS, a, a_stride, a_sums, words, 1, yg, y_stride);
+            group_tile(type, nb, group, 0, QUARTERS, a, a_stride, a_sums, words, 1, yg, y_stride);
             continue;
         }
         for (int q = 0; q < QUARTERS; q++)
@@ -1021,16 +999,19 @@ static inline __attribute__((always_inline)) void gemm_packed_superblocks(
                 const int32_t *st = a_sums + (size_t)t * words;
                 float *yt = yg + (size_t)t * y_stride;
                 switch (n_tok - t) {
-                case 1: superblock_tile(type, nb, group, q, 1, at, a_stride, st, words, 1, yt, y_stride); break;
-                case 2: superblock_tile(type, nb, group, q, 1, at, a_stride, st, words, 2, yt, y_stride); break;
-                case 3: superblock_tile(type, nb, group, q, 1, at, a_stride, st, words, 3, yt, y_stride); break;
-                default: superblock_tile(type, nb, group, q, 1, at, a_stride, st, words, 4, yt, y_stride); break;
+                case 1: group_tile(type, nb, group, q, 1, at, a_stride, st, words, 1, yt, y_stride); break;
+                case 2: group_tile(type, nb, group, q, 1, at, a_stride, st, words, 2, yt, y_stride); break;
+                case 3: group_tile(type, nb, group, q, 1, at, a_stride, st, words, 3, yt, y_stride); break;
+                default: group_tile(type, nb, group, q, 1, at, a_stride, st, words, 4, yt, y_stride); break;
                 }
             }
     }
 }
 
-PHI_PACKED_K_TYPES(PHI_PACKED_K_ENTRY)
+#define PACKED_ENTRY(T, name) PHI_PACKED_ENTRY(T, name, gemm_packed_groups)
+PHI_PACKED32_TYPES(PACKED_ENTRY)
+PHI_PACKED_K_TYPES(PACKED_ENTRY)
+#undef PACKED_ENTRY
 
 /* ---- activation converters (scalar.c: quantize_block) ----------------- */
 
