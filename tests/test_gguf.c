@@ -1082,6 +1082,7 @@ static long rss_file_kb(void)
 static void test_release_mapped(void)
 {
     enum { SIZE = 8 << 20 };
+    (void)rss_file_kb(); /* its own code's pages in first */
     char path[] = "/tmp/phi4-release-XXXXXX";
     int fd = mkstemp(path);
     CHECK(fd >= 0);
@@ -1099,14 +1100,17 @@ static void test_release_mapped(void)
         volatile unsigned sum = 0;
         for (size_t i = 0; i < SIZE; i += 4096)
             sum += f.data[i];
+        /* Code pages faulted in between the two readings add to RssFile, so
+         * the checks leave 64 kB of room (the two partial pages are 8). */
         long before = rss_file_kb();
         /* from 100 bytes in to 100 bytes before the end: all but 2 pages */
         phi_mapped_file_release(&f, f.data + 100, SIZE - 200);
         long after = rss_file_kb();
-        if (mapped) /* 8 MiB less, less the 2 partial pages */
-            CHECK(before >= 0 && after >= 0 && before - after >= (SIZE >> 10) - 64);
-        else
-            CHECK(f.data != NULL && before == after);
+        CHECK(before >= 0 && after >= 0);
+        if (mapped) /* 8 MiB less */
+            CHECK(before - after >= (SIZE >> 10) - 64);
+        else        /* nothing given back */
+            CHECK(before - after < 64);
         CHECK(memcmp(f.data, bytes, SIZE) == 0);
         phi_mapped_file_close(&g_mem, &f);
         (void)sum;
