@@ -754,6 +754,16 @@ static inline __attribute__((always_inline)) void add_scaled(
     }
 }
 
+/* Scales or mins 4-7 of each row as bytes (phi_unpack_q4k_scales): the low
+ * 4 bits from the nibbles in `low` (low4 masks them), bits 4-5 from the top
+ * 2 bits of the bytes of `top`. */
+static inline __m512i sixbit_upper(__m512i low, __m512i top)
+{
+    const __m512i low4 = _mm512_set1_epi8(0x0f), bits45 = _mm512_set1_epi8(0x30);
+    return _mm512_ternarylogic_epi32( /* (low & low4) | top bits */
+        low, _mm512_and_si512(_mm512_srli_epi32(top, 2), bits45), low4, 0xec);
+}
+
 static inline __attribute__((always_inline)) void packed_k_tile(
     bool q5, int64_t nb, const uint8_t *group, int q0, int nq, const uint8_t *a, size_t a_stride,
     const int32_t *sums, size_t words, int nt, float *y, size_t y_stride)
@@ -761,7 +771,7 @@ static inline __attribute__((always_inline)) void packed_k_tile(
     const size_t column = PHI_PACK_ROWS * (q5 ? sizeof(phi_block_q5_k) : sizeof(phi_block_q4_k));
     const int first_qh = 3, first_qs = q5 ? 11 : 3; /* slices after the 3 of scales */
     const __m512i low4 = _mm512_set1_epi8(0x0f), low6 = _mm512_set1_epi8(0x3f);
-    const __m512i bits45 = _mm512_set1_epi8(0x30), bit4 = _mm512_set1_epi8(0x10);
+    const __m512i bit4 = _mm512_set1_epi8(0x10);
     __m512 acc[QUARTERS][4];
     zero_tile(acc, nq, nt);
     for (int64_t i = 0; i < nb; i++) {
@@ -781,9 +791,7 @@ static inline __attribute__((always_inline)) void packed_k_tile(
             __m512i w1 = _mm512_loadu_si512(s + PHI_PACK_SLICE);
             __m512i w2 = _mm512_loadu_si512(s + 2 * PHI_PACK_SLICE);
             __m512i m0 = _mm512_and_si512(w1, low6);
-            __m512i m1 = _mm512_ternarylogic_epi32( /* (w2 >> 4 & low4) | top bits */
-                _mm512_srli_epi32(w2, 4), _mm512_and_si512(_mm512_srli_epi32(w1, 2), bits45), low4,
-                0xec);
+            __m512i m1 = sixbit_upper(_mm512_srli_epi32(w2, 4), w1);
             __m512 dminw = _mm512_cvtph_ps(_mm256_loadu_si256(
                 (const __m256i *)(col + PHI_PACK_SCALES + (size_t)(q0 + q) * 2 * PHI_PACK_LANES)));
 #pragma GCC unroll 4
@@ -813,9 +821,7 @@ static inline __attribute__((always_inline)) void packed_k_tile(
                     const uint8_t *s = body + q * PHI_PACK_VECTOR;
                     __m512i w0 = _mm512_loadu_si512(s);
                     sc[q] = c == 0 ? _mm512_and_si512(w0, low6)
-                                   : _mm512_ternarylogic_epi32( /* (w2 & low4) | top bits */
-                                         _mm512_loadu_si512(s + 2 * PHI_PACK_SLICE),
-                                         _mm512_and_si512(_mm512_srli_epi32(w0, 2), bits45), low4, 0xec);
+                                   : sixbit_upper(_mm512_loadu_si512(s + 2 * PHI_PACK_SLICE), w0);
                 }
 #pragma GCC unroll 4
                 for (int t = 0; t < nt; t++)

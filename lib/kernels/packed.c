@@ -37,13 +37,6 @@ bool phi_packed_type(uint32_t type)
     return format_of(type, &f);
 }
 
-size_t phi_packed_scales(uint32_t type)
-{
-    packed_format f = {0, 0, 0, 0};
-    format_of(type, &f);
-    return (size_t)f.scales * PHI_PACK_SCALES;
-}
-
 int phi_packed_offset(uint32_t type)
 {
     return type == PHI_DT_Q4_0 ? 8 : type == PHI_DT_Q8_0 ? 128 : 0;
@@ -54,7 +47,9 @@ int phi_packed_offset(uint32_t type)
  * column l, three bytes at 96h + 32j + l carry quants g = j in their low 6
  * bits and 2 bits of quant g = 3 each (bits 0-1, 2-3, 4-5) in their top 2.
  * The scales follow the 192 quant bytes unchanged. */
-static void q6k_encode(const phi_block_q6_k *x, uint8_t body[PHI_Q6K_BODY])
+enum { Q6K_BODY = offsetof(phi_block_q6_k, d) }; /* a Q6_K block without d */
+
+static void q6k_encode(const phi_block_q6_k *x, uint8_t body[Q6K_BODY])
 {
     for (int h = 0; h < 2; h++)
         for (int l = 0; l < 32; l++) {
@@ -69,7 +64,7 @@ static void q6k_encode(const phi_block_q6_k *x, uint8_t body[PHI_Q6K_BODY])
     memcpy(body + 192, x->scales, sizeof x->scales);
 }
 
-static void q6k_decode(const uint8_t body[PHI_Q6K_BODY], phi_block_q6_k *x)
+static void q6k_decode(const uint8_t body[Q6K_BODY], phi_block_q6_k *x)
 {
     for (int h = 0; h < 2; h++)
         for (int l = 0; l < 32; l++) {
@@ -96,7 +91,7 @@ void phi_pack_group(uint32_t type, int64_t n, const void *rows, size_t row_bytes
     const phi_dtype_info *info = phi_dtype_get(type);
     const size_t block = info->block_bytes, body = block - 2 * (size_t)f.scales;
     const uint32_t flip = f.flip * 0x01010101u;
-    uint8_t encoded[PHI_PACK_ROWS][PHI_Q6K_BODY];
+    uint8_t encoded[PHI_PACK_ROWS][Q6K_BODY];
     uint8_t *out = group;
     for (int64_t b = 0; b < n / info->block; b++) {
         const uint8_t *blocks = (const uint8_t *)rows + (size_t)b * block, *bodies[PHI_PACK_ROWS];

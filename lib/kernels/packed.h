@@ -50,7 +50,6 @@ enum {
     PHI_PACK_VECTOR = 64,   /* bytes of one quant vector */
     PHI_PACK_SLICE = PHI_PACK_VECTOR * (PHI_PACK_ROWS / PHI_PACK_LANES), /* 4 body bytes of every row */
     PHI_PACK_MAX_BLOCK = 210, /* bytes of the largest packed block (Q6_K) */
-    PHI_Q6K_BODY = 208,       /* a Q6_K block without d */
 };
 
 /* The packed types of 32-element blocks. */
@@ -81,10 +80,6 @@ static inline size_t phi_packed_byte(int r, int k)
 
 /* Whether `type` has a packed layout (Q4_0, Q8_0, Q4_K, Q5_K, Q6_K). */
 bool phi_packed_type(uint32_t type);
-
-/* Bytes of fp16 scales before a block column's body: PHI_PACK_SCALES per
- * scale of a block (1 for Q4_0, Q8_0, Q6_K; 2 for Q4_K, Q5_K: d then dmin). */
-size_t phi_packed_scales(uint32_t type);
 
 /* The offset added to every quant (8 or 128; 0 for the K-quants, whose
  * quants are unsigned). */
