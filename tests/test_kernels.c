@@ -311,9 +311,8 @@ static void fix_act_sums(uint32_t act, void *a, int64_t nb)
  * Non-finite scales: a NaN must give NaN; an inf only has to give a
  * non-finite result (scalar multiplies it by a block sum, SIMD by partial
  * sums, and a zero partial turns inf into NaN). */
-static bool block_dot_close(const phi_kernels *k, const block_format *f, int64_t nb,
-                            const unsigned char *w, const void *a, float got, float want,
-                            const char *what)
+static double block_dot_magnitude(const block_format *f, int64_t nb, const unsigned char *w,
+                                  const void *a)
 {
     size_t bytes = block_bytes(f->type);
     float *wv = malloc((size_t)f->block * sizeof(float)), *ov = malloc((size_t)f->block * sizeof(float));
@@ -333,6 +332,12 @@ static bool block_dot_close(const phi_kernels *k, const block_format *f, int64_t
     free(wv);
     free(ov);
     free(zeroed);
+    return mag;
+}
+
+static bool dot_within_bound(const phi_kernels *k, const block_format *f, int64_t nb, double mag,
+                             float got, float want, const char *what)
+{
     bool ok;
     double tol = 0.0;
     if (isnan(want) && isfinite(mag))
@@ -348,6 +353,13 @@ static bool block_dot_close(const phi_kernels *k, const block_format *f, int64_t
         fprintf(stderr, "  %s %s type %s nb %lld: got %.9g want %.9g tol %.3g\n", k->name, what,
                 phi_dtype_name(f->type), (long long)nb, got, want, tol);
     return ok;
+}
+
+static bool block_dot_close(const phi_kernels *k, const block_format *f, int64_t nb,
+                            const unsigned char *w, const void *a, float got, float want,
+                            const char *what)
+{
+    return dot_within_bound(k, f, nb, block_dot_magnitude(f, nb, w, a), got, want, what);
 }
 
 static void cmp_block_dot(const phi_kernels *k, const block_format *f, int64_t nb,
@@ -581,11 +593,19 @@ static void test_gemm(const phi_kernels *k, uint32_t type)
  * own packed kernel must be within vec_dot's bound of it. Groups 1 to 3,
  * tokens through every tail of the 4-token tiles, rows of 1 block and of
  * many; the gaps of the strided y stay untouched. */
-static void packed_case(const phi_kernels *k, uint32_t type, int64_t n, int groups, int cols,
-                        enum gemm_fill fill)
+/* One matrix of the largest shape per size and fill, packed once; the kernel
+ * then runs on every prefix of its groups and columns (the tails of every
+ * tile shape), each output checked against the scalar vec_dot and the bound
+ * worked out once per row and column: the references, not the kernel, are
+ * what costs time (under the sanitizers most of this test's). */
+enum { PACKED_MAX_GROUPS = 3, PACKED_MAX_COLS = 9 };
+
+static void packed_case(const phi_kernels *k, uint32_t type, int64_t n, enum gemm_fill fill)
 {
+    static const int col_counts[] = {1, 2, 3, 4, 5, 7, PACKED_MAX_COLS};
+    const int ncounts = (int)(sizeof col_counts / sizeof *col_counts);
     const block_format *f = format_of(type);
-    int rows = groups * PHI_PACK_ROWS;
+    const int rows = PACKED_MAX_GROUPS * PHI_PACK_ROWS, cols = PACKED_MAX_COLS;
     int64_t nb = n / f->block;
     size_t words = phi_packed_sums_words(type, n), w_row = 0, a_row = 0;
     /* packed.h: a word per 32-element block, 4 per super-block for the mins
@@ -593,10 +613,13 @@ static void packed_case(const phi_kernels *k, uint32_t type, int64_t n, int grou
     CHECK(words == (size_t)(type == PHI_DT_Q6_K ? 0 : f->block == 32 ? n / 32 : n / 64));
     CHECK(phi_dtype_row_bytes(type, n, &w_row) && phi_dtype_row_bytes(f->act, n, &a_row));
     size_t y_stride = (size_t)rows + 3, group_bytes = PHI_PACK_ROWS * w_row;
+    size_t outputs = (size_t)cols * (size_t)rows;
     unsigned char *w = malloc((size_t)rows * w_row), *packed = malloc((size_t)rows * w_row);
     unsigned char *a = malloc((size_t)cols * a_row), *row = malloc(w_row);
     int32_t *sums = malloc((size_t)cols * words * sizeof *sums);
     float *x = malloc((size_t)n * sizeof(float)), *y = malloc((size_t)cols * y_stride * sizeof(float));
+    float *want = malloc(outputs * sizeof *want);
+    double *mag = malloc(outputs * sizeof *mag);
     for (int r = 0; r < rows; r++)
         gemm_fill_row(type, fill, r, n, w + (size_t)r * w_row);
     for (int c = 0; c < cols; c++) {
@@ -604,34 +627,47 @@ static void packed_case(const phi_kernels *k, uint32_t type, int64_t n, int grou
         phi_packed_act_sums(type, a + (size_t)c * a_row, n, sums + (size_t)c * words);
     }
     int bad = 0;
-    for (int g = 0; g < groups; g++) {
+    for (int g = 0; g < PACKED_MAX_GROUPS; g++) {
         phi_pack_group(type, n, w + g * group_bytes, w_row, packed + g * group_bytes);
         for (int r = 0; r < PHI_PACK_ROWS; r++) {
             phi_unpack_row(type, n, packed + g * group_bytes, r, row);
             bad += memcmp(row, w + ((size_t)g * PHI_PACK_ROWS + (size_t)r) * w_row, w_row) != 0;
         }
     }
-    const float gap = -1234.5f;
-    for (size_t i = 0; i < (size_t)cols * y_stride; i++)
-        y[i] = gap;
-    k->gemm_packed[type](n, packed, groups, a, a_row, sums, cols, y, y_stride);
-    static const char *const fills[] = {"packed random", "packed extreme", "packed zeros"};
-    for (int c = 0; c < cols; c++) {
-        const unsigned char *ac = a + (size_t)c * a_row;
+    for (int c = 0; c < cols; c++)
         for (int r = 0; r < rows; r++) {
-            const unsigned char *wr = w + (size_t)r * w_row;
-            float got = y[(size_t)c * y_stride + (size_t)r];
-            float want = scalar_k->vec_dot[type](n, wr, ac);
-            bad += k == scalar_k ? !same_float(got, want)
-                                 : !block_dot_close(k, f, nb, wr, ac, got, want, fills[fill]);
+            const unsigned char *wr = w + (size_t)r * w_row, *ac = a + (size_t)c * a_row;
+            want[(size_t)c * rows + r] = scalar_k->vec_dot[type](n, wr, ac);
+            mag[(size_t)c * rows + r] = k == scalar_k ? 0.0 : block_dot_magnitude(f, nb, wr, ac);
         }
-        for (size_t r = (size_t)rows; r < y_stride; r++)
-            bad += y[(size_t)c * y_stride + r] != gap;
-    }
+    static const char *const fills[] = {"packed random", "packed extreme", "packed zeros"};
+    const float gap = -1234.5f;
+    for (int groups = 1; groups <= PACKED_MAX_GROUPS; groups++)
+        for (int i = 0; i < ncounts; i++) {
+            int case_cols = col_counts[i], case_rows = groups * PHI_PACK_ROWS, case_bad = 0;
+            size_t case_stride = (size_t)case_rows + 3;
+            for (size_t j = 0; j < (size_t)case_cols * case_stride; j++)
+                y[j] = gap;
+            k->gemm_packed[type](n, packed, groups, a, a_row, sums, case_cols, y, case_stride);
+            for (int c = 0; c < case_cols; c++) {
+                for (int r = 0; r < case_rows; r++) {
+                    float got = y[(size_t)c * case_stride + (size_t)r];
+                    float ref = want[(size_t)c * rows + r];
+                    case_bad += k == scalar_k
+                                    ? !same_float(got, ref)
+                                    : !dot_within_bound(k, f, nb, mag[(size_t)c * rows + r], got,
+                                                        ref, fills[fill]);
+                }
+                for (size_t r = (size_t)case_rows; r < case_stride; r++)
+                    case_bad += y[(size_t)c * case_stride + r] != gap;
+            }
+            if (case_bad)
+                fprintf(stderr, "  %s packed %s %s n %lld groups %d cols %d: %d wrong\n",
+                        k->name, fills[fill], phi_dtype_name(type), (long long)n, groups,
+                        case_cols, case_bad);
+            bad += case_bad;
+        }
     CHECK(bad == 0);
-    if (bad)
-        fprintf(stderr, "  %s packed %s %s n %lld groups %d cols %d: %d wrong\n", k->name,
-                fills[fill], phi_dtype_name(type), (long long)n, groups, cols, bad);
     free(w);
     free(packed);
     free(a);
@@ -639,18 +675,17 @@ static void packed_case(const phi_kernels *k, uint32_t type, int64_t n, int grou
     free(sums);
     free(x);
     free(y);
+    free(want);
+    free(mag);
 }
 
 static void test_packed(const phi_kernels *k, uint32_t type)
 {
-    static const int cols[] = {1, 2, 3, 4, 5, 7, 9};
     const int64_t block = format_of(type)->block;
     const int64_t sizes[] = {block, 37 * block}; /* rows of 1 block and of many */
     for (size_t s = 0; s < sizeof sizes / sizeof *sizes; s++)
         for (int fill = GEMM_RANDOM; fill <= GEMM_ZEROS; fill++)
-            for (int groups = 1; groups <= 3; groups++)
-                for (size_t c = 0; c < sizeof cols / sizeof *cols; c++)
-                    packed_case(k, type, sizes[s], groups, cols[c], (enum gemm_fill)fill);
+            packed_case(k, type, sizes[s], (enum gemm_fill)fill);
 }
 
 /* ---- quantize_act: byte-identical ------------------------------------ */
