@@ -12,6 +12,7 @@
  * a call reads (and writes); GFLOP/s counts a multiply-add as 2. Each figure
  * is the best of several timed batches of about 50 ms. */
 #include <math.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -197,9 +198,27 @@ static void fill_weights(uint32_t type, void *w, size_t bytes, int64_t n, int64_
 }
 
 /* Sets up one benchmark, times it at every level, prints one line each. */
+/* PHI4_BENCH_TYPES=Q8_0,Q4_K: only the weight-typed figures of those types
+ * (the KV cache types of the attention figures and the activation types of
+ * the quantizers are not weight types: they always run). */
+static bool type_selected(enum kind kind, uint32_t type)
+{
+    const char *list = getenv("PHI4_BENCH_TYPES");
+    if (!list || !*list || kind == ATTN || kind == QUANTIZE)
+        return true;
+    const char *name = phi_dtype_name(type);
+    size_t len = strlen(name);
+    for (const char *p = list; (p = strstr(p, name)) != NULL; p += len)
+        if ((p == list || p[-1] == ',') && (p[len] == ',' || p[len] == '\0'))
+            return true;
+    return false;
+}
+
 static void report(const phi_kernels **levels, int n_levels, enum kind kind, uint32_t type,
                    int64_t n, int64_t rows)
 {
+    if (!type_selected(kind, type))
+        return;
     bench b = {.kind = kind, .type = type, .n = n, .rows = rows};
     /* ATTN: x holds every query head, y a group's outputs, maxima and sums */
     int64_t nx = kind == ATTN ? n * ATTN_GROUP * ATTN_KV_HEADS : n;
@@ -315,6 +334,8 @@ static void report(const phi_kernels **levels, int n_levels, enum kind kind, uin
 static void report_gemm(const phi_kernels **levels, int n_levels, uint32_t type, int64_t n,
                         int64_t rows)
 {
+    if (!type_selected(GEMM, type))
+        return;
     int act = phi_act_dtype(type);
     bench b = {.type = type, .n = n, .rows = rows};
     b.w_row = row_bytes(type, n);

@@ -334,12 +334,21 @@ static inline __attribute__((always_inline)) void store_tile(__m512 acc[QUARTERS
 
 /* Decode: every line of the block column at col + PREFETCH_AHEAD, in one
  * burst at the column's start (one prefetch per quant load, or every
- * other line, measured slower). */
+ * other line, measured slower on Intel). */
 static inline __attribute__((always_inline)) void prefetch_column(const uint8_t *col, size_t column)
 {
     for (size_t line = 0; line < column; line += 64)
         _mm_prefetch((const char *)col + PREFETCH_AHEAD + line, _MM_HINT_T0);
 }
+
+/* Whether decode bursts the prefetch of columns longer than Q4_0's 18
+ * lines (Q8_0's 34, the K-quants' 144-210). On the Intel VM every packed
+ * type streamed faster with it (the K-quants at 0.6-0.77 of a read loop
+ * without, 0.85-1.05 with); on a Zen 4 those long bursts made decode slower
+ * (Phi-4-mini Q4_K_M generation 8.5-9.1 tok/s without, 6.8-7.4 with; Q8_0
+ * 5.9-6.1 against 4.5), while Q4_0's short one still helps: there the
+ * hardware prefetcher keeps up on its own. Set once, at start-up. */
+static bool burst_long_columns = true;
 
 /* One block column's Σ u·a for nq quarters (their vectors PHI_PACK_VECTOR
  * apart from `quants`) × nt tokens (quants qs[t]), added to isum[q][t] in two
@@ -406,7 +415,7 @@ static inline __attribute__((always_inline)) void packed_tile(
     zero_tile(acc, nq, nt);
     for (int64_t b = 0; b < nb; b++) {
         const uint8_t *col = group + (size_t)b * column;
-        if (nt == 1) /* decode: the weights stream from memory */
+        if (nt == 1 && (type == PHI_DT_Q4_0 || burst_long_columns)) /* decode: from memory */
             prefetch_column(col, column);
         const uint8_t *act[4], *qs[4];
         __m512i isum[QUARTERS][4], isum2[QUARTERS][4];
@@ -776,7 +785,7 @@ static inline __attribute__((always_inline)) void packed_k_tile(
     zero_tile(acc, nq, nt);
     for (int64_t i = 0; i < nb; i++) {
         const uint8_t *col = group + (size_t)i * column;
-        if (nt == 1) /* decode: the weights stream from memory */
+        if (nt == 1 && burst_long_columns) /* decode: the weights stream from memory */
             prefetch_column(col, column);
         const uint8_t *body = col + 2 * PHI_PACK_SCALES + (size_t)q0 * PHI_PACK_VECTOR;
         const phi_block_q8_k *act[4];
@@ -891,7 +900,7 @@ static inline __attribute__((always_inline)) void packed_q6k_tile(
     zero_tile(acc, nq, nt);
     for (int64_t i = 0; i < nb; i++) {
         const uint8_t *col = group + (size_t)i * column;
-        if (nt == 1) /* decode: the weights stream from memory */
+        if (nt == 1 && burst_long_columns) /* decode: the weights stream from memory */
             prefetch_column(col, column);
         const uint8_t *body = col + PHI_PACK_SCALES + (size_t)q0 * PHI_PACK_VECTOR;
         const phi_block_q8_k *act[4];
@@ -922,10 +931,10 @@ static inline __attribute__((always_inline)) void packed_q6k_tile(
                 __m512i u[4][QUARTERS]; /* [g][q]: q of group g, 0..63 */
 #pragma GCC unroll 4
                 for (int q = 0; q < nq; q++) {
-                    const uint8_t *at = body + (size_t)(24 * h + v) * PHI_PACK_SLICE + q * PHI_PACK_VECTOR;
+                    const uint8_t *at = body + (size_t)(24 * h + 3 * v) * PHI_PACK_SLICE + q * PHI_PACK_VECTOR;
                     __m512i b0 = _mm512_loadu_si512(at);
-                    __m512i b1 = _mm512_loadu_si512(at + 8 * PHI_PACK_SLICE);
-                    __m512i b2 = _mm512_loadu_si512(at + 16 * PHI_PACK_SLICE);
+                    __m512i b1 = _mm512_loadu_si512(at + PHI_PACK_SLICE);
+                    __m512i b2 = _mm512_loadu_si512(at + 2 * PHI_PACK_SLICE);
                     u[0][q] = _mm512_and_si512(b0, low6);
                     u[1][q] = _mm512_and_si512(b1, low6);
                     u[2][q] = _mm512_and_si512(b2, low6);
@@ -1258,6 +1267,8 @@ void phi_kernels_init_avx512(phi_kernels *k)
     PHI_PACKED_K_TYPES(SET_PACKED)
 #undef SET_PACKED
     k->pack_weights = true;
+    __builtin_cpu_init();
+    burst_long_columns = !__builtin_cpu_is("amd");
 
     k->dot_f32 = dot_f32;
     k->axpy_f32 = axpy_f32;

@@ -24,8 +24,9 @@
  *   Q5_K: d, dmin; body scales[12], qh[32], qs[128]: 3, 8 and 32 slices.
  *   Q6_K: d (the last 2 bytes of its block); body 192 bytes of 6-bit
  *         quants, 3 bytes for 4 (packed.c: q6k_encode), then scales[16]:
- *         48 and 4 slices. Byte 96h + 32j + l holds quant j of column l of
- *         half h in its low 6 bits; the top 2 bits of its 3 bytes, quant 3.
+ *         48 and 4 slices. Slice 24h + 3v + j holds quant j of columns
+ *         4v..4v+3 of half h in its low 6 bits; the top 2 bits of the 3
+ *         slices' bytes, quant 3.
  *
  * Q4_0 and Q8_0 are "unsigned u = q + offset" (offset 8 or 128), and a row's
  * block sum is Σ u·a − offset·Σ a, with Σ a per activation block computed
