@@ -1322,10 +1322,12 @@ static int test_level(const phi_kernels *k)
             print_dot_worst(k, "vec_dot", t);
             slots++;
         }
-        /* A level that packs weights has its own kernel for every packed
-         * type; the others keep the file's rows and the scalar slot. */
-        if (k->pack_weights && scalar_k->gemm_packed[t])
+        /* A type a level packs has the level's own kernel (the scalar slot
+         * is only the reference), and only packed types are packed. */
+        if (k->pack[t]) {
+            CHECK(scalar_k->gemm_packed[t] != NULL);
             check_own(k, k->gemm_packed[t] != scalar_k->gemm_packed[t], "gemm_packed", t);
+        }
         if (k->gemm_packed[t] != scalar_k->gemm_packed[t]) {
             dot_worst = 0.0;
             test_packed(k, t);

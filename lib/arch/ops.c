@@ -60,7 +60,7 @@ size_t phi_op_matmul_scratch(uint32_t weight_type, int64_t cols, int32_t n)
  * and is not packed yet. */
 static bool packs(const phi_kernels *k, const phi_tensor *t)
 {
-    return k->pack_weights && k->gemm_packed[t->type] && t->ne[1] >= PHI_PACK_ROWS &&
+    return k->pack[t->type] && k->gemm_packed[t->type] && t->ne[1] >= PHI_PACK_ROWS &&
            !t->packed_rows;
 }
 

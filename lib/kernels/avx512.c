@@ -347,7 +347,12 @@ static inline __attribute__((always_inline)) void prefetch_column(const uint8_t 
  * without, 0.85-1.05 with); on a Zen 4 those long bursts made decode slower
  * (Phi-4-mini Q4_K_M generation 8.5-9.1 tok/s without, 6.8-7.4 with; Q8_0
  * 5.9-6.1 against 4.5), while Q4_0's short one still helps: there the
- * hardware prefetcher keeps up on its own. Set once, at start-up. */
+ * hardware prefetcher keeps up on its own. Set once, at start-up.
+ * Without the bursts, packed Q5_K and Q6_K still streamed from memory at
+ * half the speed of their row kernels there (one thread: 10 GB/s against
+ * 15-24), with or without other prefetches or orders of their loads, so on
+ * AMD those two keep the file's rows (Q4_K_M generation 10.3-12.3 tok/s
+ * against 7.3-8.9, its 256-token prompts 45 tok/s against 60). */
 static bool burst_long_columns = true;
 
 /* One block column's Σ u·a for nq quarters (their vectors PHI_PACK_VECTOR
@@ -1262,13 +1267,17 @@ void phi_kernels_init_avx512(phi_kernels *k)
 #define SET_GEMM(T, name) k->gemm[PHI_DT_##T] = gemm_##name;
     PHI_X86_GEMM_TYPES(SET_GEMM)
 #undef SET_GEMM
-#define SET_PACKED(T, name) k->gemm_packed[PHI_DT_##T] = gemm_packed_##name;
+#define SET_PACKED(T, name)                         \
+    k->gemm_packed[PHI_DT_##T] = gemm_packed_##name; \
+    k->pack[PHI_DT_##T] = true;
     PHI_PACKED32_TYPES(SET_PACKED)
     PHI_PACKED_K_TYPES(SET_PACKED)
 #undef SET_PACKED
-    k->pack_weights = true;
     __builtin_cpu_init();
-    burst_long_columns = !__builtin_cpu_is("amd");
+    if (__builtin_cpu_is("amd")) { /* measured on a Zen 4: see burst_long_columns */
+        burst_long_columns = false;
+        k->pack[PHI_DT_Q5_K] = k->pack[PHI_DT_Q6_K] = false;
+    }
 
     k->dot_f32 = dot_f32;
     k->axpy_f32 = axpy_f32;

@@ -55,11 +55,11 @@ typedef struct phi_kernels {
     phi_vec_dot_fn vec_dot[PHI_DT_COUNT];
     phi_gemm_fn gemm[PHI_DT_COUNT];       /* NULL: loop over vec_dot */
     /* Products over packed matrices (kernels/packed.h). The loader packs a
-     * type's matrices when pack_weights is set and the slot is not NULL:
-     * only where the level's packed kernels beat its row kernels (the
-     * scalar ones are the reference, slower than its row loop). */
+     * type's matrices when pack[type] is set: only where the level's packed
+     * kernels beat its row kernels on this CPU (the scalar ones are the
+     * reference, slower than its row loop). Every slot is tested either way. */
     phi_gemm_packed_fn gemm_packed[PHI_DT_COUNT];
-    bool pack_weights;
+    bool pack[PHI_DT_COUNT];
     phi_dequant_fn dequant[PHI_DT_COUNT]; /* rows to float (embeddings, tests) */
 
     /* Float vector helpers (attention, norms). */
