@@ -47,9 +47,9 @@ int phi_packed_offset(uint32_t type)
  * column l, three bytes j = 0..2 (q6k_byte) carry quants g = j in their low
  * 6 bits and 2 bits of quant g = 3 each (bits 0-1, 2-3, 4-5) in their top 2.
  * The three bytes of columns 4v..4v+3 are adjacent 32-bit lanes, so a decode
- * step reads each block column's quants in one sequential sweep (with the
- * three a stride of 32 bytes apart, the interleaved streams ran at half the
- * bandwidth on a Zen 4). The scales follow the 192 quant bytes unchanged. */
+ * step reads each block column's quants in one sequential sweep, not in
+ * three interleaved streams (on a Zen 4 a small gain, within its noise).
+ * The scales follow the 192 quant bytes unchanged. */
 enum { Q6K_BODY = offsetof(phi_block_q6_k, d) }; /* a Q6_K block without d */
 
 static int q6k_byte(int h, int j, int l)
