@@ -197,7 +197,6 @@ static void fill_weights(uint32_t type, void *w, size_t bytes, int64_t n, int64_
                 memcpy(p + (size_t)b * info->block_bytes + halves[k], &h, 2);
 }
 
-/* Sets up one benchmark, times it at every level, prints one line each. */
 /* PHI4_BENCH_TYPES=Q8_0,Q4_K: only the weight-typed figures of those types
  * (the KV cache types of the attention figures and the activation types of
  * the quantizers are not weight types: they always run). */
@@ -214,6 +213,7 @@ static bool type_selected(enum kind kind, uint32_t type)
     return false;
 }
 
+/* Sets up one benchmark, times it at every level, prints one line each. */
 static void report(const phi_kernels **levels, int n_levels, enum kind kind, uint32_t type,
                    int64_t n, int64_t rows)
 {

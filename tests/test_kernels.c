@@ -590,14 +590,13 @@ static void test_gemm(const phi_kernels *k, uint32_t type)
  * Rows filled as for gemm, packed a group at a time; every row must unpack
  * to its bytes, the scalar packed kernel must give the scalar vec_dot's
  * float exactly (it is the same arithmetic in the same order), and a level's
- * own packed kernel must be within vec_dot's bound of it. Groups 1 to 3,
- * tokens through every tail of the 4-token tiles, rows of 1 block and of
- * many; the gaps of the strided y stay untouched. */
-/* One matrix of the largest shape per size and fill, packed once; the kernel
- * then runs on every prefix of its groups and columns (the tails of every
- * tile shape), each output checked against the scalar vec_dot and the bound
- * worked out once per row and column: the references, not the kernel, are
- * what costs time (under the sanitizers most of this test's). */
+ * own packed kernel must be within vec_dot's bound of it. One matrix of the
+ * largest shape (3 groups, 9 tokens) per row length (1 block and many) and
+ * fill is packed once; the kernel then runs on every prefix of its groups
+ * and tokens (every tail of the 4-token tiles) against references and bounds
+ * worked out once per row and token: they, not the kernel, are what costs
+ * time (under the sanitizers most of this test's). The gaps of the strided
+ * y stay untouched. */
 enum { PACKED_MAX_GROUPS = 3, PACKED_MAX_COLS = 9 };
 
 static void packed_case(const phi_kernels *k, uint32_t type, int64_t n, enum gemm_fill fill)

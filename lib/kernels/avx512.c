@@ -332,28 +332,32 @@ static inline __attribute__((always_inline)) void store_tile(__m512 acc[QUARTERS
                              acc[q][t]);
 }
 
-/* Decode: every line of the block column at col + PREFETCH_AHEAD, in one
- * burst at the column's start (one prefetch per quant load, or every
- * other line, measured slower on Intel). */
-static inline __attribute__((always_inline)) void prefetch_column(const uint8_t *col, size_t column)
-{
-    for (size_t line = 0; line < column; line += 64)
-        _mm_prefetch((const char *)col + PREFETCH_AHEAD + line, _MM_HINT_T0);
-}
-
-/* Whether decode bursts the prefetch of columns longer than Q4_0's 18
- * lines (Q8_0's 34, the K-quants' 144-210). On the Intel VM every packed
- * type streamed faster with it (the K-quants at 0.6-0.77 of a read loop
- * without, 0.85-1.05 with); on a Zen 4 those long bursts made decode slower
+/* The longest block column decode prefetches in a burst. On the Intel VM
+ * every packed type streamed faster with its burst (the K-quants at
+ * 0.6-0.77 of a read loop without, 0.85-1.05 with); on a Zen 4 the long
+ * bursts made decode slower
  * (Phi-4-mini Q4_K_M generation 8.5-9.1 tok/s without, 6.8-7.4 with; Q8_0
- * 5.9-6.1 against 4.5), while Q4_0's short one still helps: there the
- * hardware prefetcher keeps up on its own. Set once, at start-up.
+ * 5.9-6.1 against 4.5), while Q4_0's short one (18 lines, against Q8_0's
+ * 34 and the K-quants' 144-210) still helps: there the hardware prefetcher
+ * keeps up on its own. Set once, at start-up.
  * Without the bursts, packed Q5_K and Q6_K still streamed from memory at
  * half the speed of their row kernels there (one thread: 10 GB/s against
  * 15-24), with or without other prefetches or orders of their loads, so on
  * AMD those two keep the file's rows (Q4_K_M generation 10.3-12.3 tok/s
  * against 7.3-8.9, its 256-token prompts 45 tok/s against 60). */
-static bool burst_long_columns = true;
+static size_t burst_max_bytes = SIZE_MAX;
+
+/* Decode: every line of the block column at col + PREFETCH_AHEAD, in one
+ * burst at the column's start (one prefetch per quant load, or every
+ * other line, measured slower on Intel), if it is not longer than
+ * burst_max_bytes. */
+static inline __attribute__((always_inline)) void prefetch_column(const uint8_t *col, size_t column)
+{
+    if (column > burst_max_bytes)
+        return;
+    for (size_t line = 0; line < column; line += 64)
+        _mm_prefetch((const char *)col + PREFETCH_AHEAD + line, _MM_HINT_T0);
+}
 
 /* One block column's Σ u·a for nq quarters (their vectors PHI_PACK_VECTOR
  * apart from `quants`) × nt tokens (quants qs[t]), added to isum[q][t] in two
@@ -420,7 +424,7 @@ static inline __attribute__((always_inline)) void packed_tile(
     zero_tile(acc, nq, nt);
     for (int64_t b = 0; b < nb; b++) {
         const uint8_t *col = group + (size_t)b * column;
-        if (nt == 1 && (type == PHI_DT_Q4_0 || burst_long_columns)) /* decode: from memory */
+        if (nt == 1) /* decode: the weights stream from memory */
             prefetch_column(col, column);
         const uint8_t *act[4], *qs[4];
         __m512i isum[QUARTERS][4], isum2[QUARTERS][4];
@@ -451,7 +455,6 @@ static inline __attribute__((always_inline)) void packed_tile(
     }
     store_tile(acc, q0, nq, nt, y, y_stride);
 }
-
 
 /* ---- super-blocks of 256 against Q8_K (scalar.c: dot_superblocks) -----
  * 64 elements per step: maddubs of the unsigned quants with the signed
@@ -790,7 +793,7 @@ static inline __attribute__((always_inline)) void packed_k_tile(
     zero_tile(acc, nq, nt);
     for (int64_t i = 0; i < nb; i++) {
         const uint8_t *col = group + (size_t)i * column;
-        if (nt == 1 && burst_long_columns) /* decode: the weights stream from memory */
+        if (nt == 1) /* decode: the weights stream from memory */
             prefetch_column(col, column);
         const uint8_t *body = col + 2 * PHI_PACK_SCALES + (size_t)q0 * PHI_PACK_VECTOR;
         const phi_block_q8_k *act[4];
@@ -905,7 +908,7 @@ static inline __attribute__((always_inline)) void packed_q6k_tile(
     zero_tile(acc, nq, nt);
     for (int64_t i = 0; i < nb; i++) {
         const uint8_t *col = group + (size_t)i * column;
-        if (nt == 1 && burst_long_columns) /* decode: the weights stream from memory */
+        if (nt == 1) /* decode: the weights stream from memory */
             prefetch_column(col, column);
         const uint8_t *body = col + PHI_PACK_SCALES + (size_t)q0 * PHI_PACK_VECTOR;
         const phi_block_q8_k *act[4];
@@ -1274,8 +1277,8 @@ void phi_kernels_init_avx512(phi_kernels *k)
     PHI_PACKED_K_TYPES(SET_PACKED)
 #undef SET_PACKED
     __builtin_cpu_init();
-    if (__builtin_cpu_is("amd")) { /* measured on a Zen 4: see burst_long_columns */
-        burst_long_columns = false;
+    if (__builtin_cpu_is("amd")) { /* measured on a Zen 4: see burst_max_bytes */
+        burst_max_bytes = PHI_PACK_ROWS * sizeof(phi_block_q4_0);
         k->pack[PHI_DT_Q5_K] = k->pack[PHI_DT_Q6_K] = false;
     }
 
